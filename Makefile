@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - install what is missing, build AV-digits, run the demo
+#   make test   - install what is missing, run the test suite (CPU)
+# The environment is built once per set of pins (tools/install_env.sh) and
+# `.venv` links to it.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+AVDIGITS := data/avdigits
+
+.PHONY: all venv data demo test clean-venv-link help
+all: help
+
+help:
+	@echo "make demo  - install (once), build AV-digits, train teacher, FDKD student and baseline, print the table"
+	@echo "make test  - install (once), run the test suite on CPU"
+	@echo "make data  - build the AV-digits data set only"
+
+venv:
+	@bash tools/install_env.sh
+
+$(AVDIGITS)/test.csv: | venv
+	$(PY) tools/dataset_converters/make_avdigits.py --out $(AVDIGITS)
+
+data: venv $(AVDIGITS)/test.csv
+
+demo: data
+	$(PY) tools/run_demo.py --data-root $(AVDIGITS)
+
+test: venv
+	$(PY) -m pytest tests $(PYTEST_ARGS)

@@ -1,0 +1,129 @@
+"""Run-time compatibility fixes between the pinned host packages.
+
+Each fix exists because a pinned host package (mmrazor 1.0.0, mmengine
+0.10.7) predates torch 2.14. Nothing installed is edited: the fixes patch at
+run time, are idempotent, and are applied by ``import fdkd_plugin``. Each has a
+test in ``tests/test_compat.py`` that reproduces the original failure without
+the fix, so the test fails (and says which fix to delete) on the day a host
+release makes the fix unnecessary.
+
+1. :func:`patch_torch_ao_for_mmrazor` - ``import mmrazor.models`` raises
+   ``ImportError: torch>=1.13 is not installed properly`` (mmrazor #615):
+   its quantization code imports names torch has since made private.
+2. :func:`register_full_checkpoint_loader` - ``--resume`` fails with
+   ``UnpicklingError: Weights only load failed ... HistoryBuffer``: torch >= 2.6
+   loads with ``weights_only=True`` and MMEngine checkpoints hold message-hub
+   state (HistoryBuffer, numpy dtypes).
+3. :func:`init_cpu_distributed` and :class:`CPUDistributedDataParallel`
+   (in :mod:`fdkd_plugin.engine.model_wrappers`) - ``torchrun`` on a machine
+   without CUDA: MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and
+   its DDP wrapper passes ``device_ids=[local_rank]``, which DDP refuses for
+   CPU modules.
+"""
+import os
+from typing import Any, Callable, Optional
+
+import torch
+
+__all__ = [
+    'patch_torch_ao_for_mmrazor', 'register_full_checkpoint_loader',
+    'init_cpu_distributed', 'apply_all'
+]
+
+# names mmrazor imports from torch.ao.quantization.fuser_method_mappings;
+# torch now spells them with a leading underscore
+_FUSER_ALIASES = ('reverse2', 'reverse3', 'reverse_sequential_wrapper2')
+# private builder methods mmrazor calls on BackendPatternConfig at import time
+# (only for its quantization backends, which fdkd does not use)
+_BACKEND_PATTERN_SETTERS = ('_set_overwrite_output_fake_quantize',
+                            '_set_overwrite_output_observer',
+                            '_set_input_output_observed')
+
+
+def _return_self(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """A no-op chained setter: the builder pattern expects ``self`` back."""
+    return self
+
+
+def patch_torch_ao_for_mmrazor() -> bool:
+    """Make ``import mmrazor.models`` work on torch 2.14.
+
+    Aliases the renamed fuser helpers, imports
+    ``torch.ao.quantization.backend_config.utils`` (mmrazor reaches it as an
+    attribute) and adds no-op versions of three removed private setters of
+    ``BackendPatternConfig``. mmrazor's quantization is left unusable; its
+    distillation path is unaffected.
+
+    Returns:
+        bool: True if anything had to be patched.
+    """
+    import torch.ao.quantization.backend_config.utils  # noqa: F401
+    import torch.ao.quantization.fuser_method_mappings as fuser
+    from torch.ao.quantization.backend_config import BackendPatternConfig
+
+    patched = False
+    for name in _FUSER_ALIASES:
+        if not hasattr(fuser, name) and hasattr(fuser, '_' + name):
+            setattr(fuser, name, getattr(fuser, '_' + name))
+            patched = True
+    for name in _BACKEND_PATTERN_SETTERS:
+        if not hasattr(BackendPatternConfig, name):
+            setattr(BackendPatternConfig, name, _return_self)
+            patched = True
+    return patched
+
+
+def _load_local_full(filename: str,
+                     map_location: Optional[Any] = None) -> Any:
+    """MMEngine's local-file loader with ``weights_only=False``."""
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def register_full_checkpoint_loader() -> Callable:
+    """Let MMEngine load its own checkpoints (resume, ``load_from``).
+
+    Re-registers MMEngine's local-file ``CheckpointLoader`` scheme (prefix
+    ``''``) so that it calls ``torch.load(..., weights_only=False)``. Like the
+    MMEngine releases written before torch 2.6, this trusts the checkpoint
+    files it is given: load only checkpoints you produced or trust.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    loader = CheckpointLoader._schemes.get('')
+    if loader is not _load_local_full:
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=_load_local_full, force=True)
+    return _load_local_full
+
+
+def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> bool:
+    """Initialise the process group for ``torchrun`` on a CPU-only machine.
+
+    MMEngine's ``init_dist`` would call ``torch.cuda.set_device``; with the
+    group already initialised it skips its own set-up. Call before building
+    the :class:`~mmengine.runner.Runner`.
+
+    Args:
+        launcher (str): The ``--launcher`` of the run; only ``'pytorch'``
+            (torchrun) is handled here.
+        backend (str): Process-group backend. Defaults to ``'gloo'``.
+
+    Returns:
+        bool: True if this call initialised the group.
+    """
+    import torch.distributed as dist
+    if (launcher != 'pytorch' or torch.cuda.is_available()
+            or not dist.is_available() or dist.is_initialized()):
+        return False
+    dist.init_process_group(
+        backend=backend,
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']))
+    return True
+
+
+def apply_all() -> None:
+    """Apply the import-time fixes (1 and 2); 3 is applied by the tools."""
+    patch_torch_ao_for_mmrazor()
+    register_full_checkpoint_loader()
