@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 # names mmrazor imports from torch.ao.quantization.fuser_method_mappings;
-# torch now spells them with a leading underscore
-_FUSER_ALIASES = ('reverse2', 'reverse3', 'reverse_sequential_wrapper2')
+# torch now spells them with a leading underscore, and has dropped the
+# composition reverse_sequential_wrapper2 = reverse2 . sequential_wrapper2
+_FUSER_ALIASES = ('reverse2', 'reverse3')
 # private builder methods mmrazor calls on BackendPatternConfig at import time
 # (only for its quantization backends, which fdkd does not use)
 _BACKEND_PATTERN_SETTERS = ('_set_overwrite_output_fake_quantize',
@@ -48,7 +49,8 @@ def _return_self(self: Any, *args: Any, **kwargs: Any) -> Any:
 def patch_torch_ao_for_mmrazor() -> bool:
     """Make ``import mmrazor.models`` work on torch 2.14.
 
-    Aliases the renamed fuser helpers, imports
+    Aliases the renamed fuser helpers (and rebuilds the dropped
+    ``reverse_sequential_wrapper2`` from them), imports
     ``torch.ao.quantization.backend_config.utils`` (mmrazor reaches it as an
     attribute) and adds no-op versions of three removed private setters of
     ``BackendPatternConfig``. mmrazor's quantization is left unusable; its
@@ -66,6 +68,14 @@ def patch_torch_ao_for_mmrazor() -> bool:
         if not hasattr(fuser, name) and hasattr(fuser, '_' + name):
             setattr(fuser, name, getattr(fuser, '_' + name))
             patched = True
+    if not hasattr(fuser, 'reverse_sequential_wrapper2'):
+
+        def reverse_sequential_wrapper2(sequential: Any) -> Callable:
+            # the fuser for (b, a) that builds ``sequential(a, b)``
+            return fuser.reverse2(fuser._sequential_wrapper2(sequential))
+
+        fuser.reverse_sequential_wrapper2 = reverse_sequential_wrapper2
+        patched = True
     for name in _BACKEND_PATTERN_SETTERS:
         if not hasattr(BackendPatternConfig, name):
             setattr(BackendPatternConfig, name, _return_self)

@@ -20,8 +20,10 @@ PYTHON=${PYTHON:-python3}
 FDKD_CACHE=${FDKD_CACHE:-$HOME/.cache/fdkd}
 EXTRAS=${FDKD_EXTRAS:-tests}
 
-hash=$(cat "$REQ"/constraints.txt "$REQ"/runtime.txt "$REQ"/tests.txt "$REQ"/build.txt \
-         "$ROOT/tools/install_env.sh" | sha256sum | cut -c1-12)
+# bump when a change of this script must rebuild existing environments
+ENV_REVISION=1
+hash=$( (cat "$REQ"/constraints.txt "$REQ"/runtime.txt "$REQ"/tests.txt \
+          "$REQ"/build.txt; echo "$ENV_REVISION $(uname -m)") | sha256sum | cut -c1-12)
 VENV="$FDKD_CACHE/venv-$hash"
 log() { printf '[install_env %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
@@ -35,7 +37,8 @@ link_venv() {
 if [ -f "$VENV/.complete" ]; then
   link_venv
   # the plugin itself is installed editable; re-point it at this clone
-  if ! "$VENV/bin/python" -c "import fdkd_plugin, sys; sys.exit(0 if fdkd_plugin.__file__.startswith('$ROOT/') else 1)" 2>/dev/null; then
+  # (find_spec locates the package without importing the whole stack)
+  if ! "$VENV/bin/python" -c "import importlib.util as u, sys; s = u.find_spec('fdkd_plugin'); sys.exit(0 if s and s.origin.startswith('$ROOT/') else 1)" 2>/dev/null; then
     "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT"
   fi
   exit 0

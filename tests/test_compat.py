@@ -1,0 +1,132 @@
+"""Each compat fix works, and each is still needed.
+
+The ``*_still_needed`` tests reproduce the host failure without the fix (in
+a fresh interpreter where the fix would leak). When one of them fails, a host
+release has fixed the problem: delete that fix from fdkd_plugin/compat.py and
+its test.
+"""
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from fdkd_plugin import compat
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+
+# 1. mmrazor import on torch 2.14 -------------------------------------------
+def test_mmrazor_import_fix_still_needed():
+    proc = _python('import mmrazor.models')
+    assert proc.returncode != 0, (
+        'import mmrazor.models now works without fdkd_plugin.compat.'
+        'patch_torch_ao_for_mmrazor: remove that fix')
+    assert 'is not installed properly' in proc.stderr
+
+
+def test_mmrazor_import_fix_works():
+    # load compat.py alone: importing the package would apply it already
+    proc = _python(f"""
+        import importlib.util
+        spec = importlib.util.spec_from_file_location('c', {compat.__file__!r})
+        compat = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(compat)
+        assert compat.patch_torch_ao_for_mmrazor() is True
+        assert compat.patch_torch_ao_for_mmrazor() is False  # idempotent
+        import mmrazor.models
+        from mmrazor.models import ConfigurableDistiller, KLDivergence
+        print('ok')
+        """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'ok'
+
+
+# 2. resume under torch.load(weights_only=True) ------------------------------
+def _runner_like_checkpoint(path: str) -> None:
+    from mmengine.logging import HistoryBuffer
+    import numpy as np
+    torch.save(
+        dict(
+            state_dict={'w': torch.ones(2)},
+            message_hub=dict(log_scalars={'loss': HistoryBuffer()}),
+            meta=dict(dtype=np.dtype('float64'))), path)
+
+
+def test_checkpoint_fix_still_needed(tmp_path):
+    path = str(tmp_path / 'ckpt.pth')
+    _runner_like_checkpoint(path)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        torch.load(path)  # what MMEngine 0.10.7 calls
+
+
+def test_checkpoint_fix_loads_runner_checkpoints(tmp_path):
+    from mmengine.runner.checkpoint import CheckpointLoader
+    path = str(tmp_path / 'ckpt.pth')
+    _runner_like_checkpoint(path)
+    compat.register_full_checkpoint_loader()
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
+    assert 'loss' in ckpt['message_hub']['log_scalars']
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'))
+
+
+# 3. torchrun on a CPU-only machine -------------------------------------------
+@pytest.fixture
+def single_process_group(monkeypatch):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for key, value in dict(
+            RANK='0',
+            LOCAL_RANK='0',
+            WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    yield
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_cpu_distributed_fix_still_needed(single_process_group):
+    from mmengine.dist import init_dist
+    from mmengine.model import MMDistributedDataParallel
+    # MMEngine's own init calls torch.cuda.set_device
+    with pytest.raises((RuntimeError, AssertionError)):
+        init_dist('pytorch', backend='gloo')
+    if not dist.is_initialized():
+        dist.init_process_group('gloo', rank=0, world_size=1)
+    # and its default wrapper passes device_ids, refused for CPU modules
+    with pytest.raises(ValueError, match='device_ids'):
+        MMDistributedDataParallel(
+            module=torch.nn.Linear(2, 2), device_ids=[0])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_cpu_distributed_fix_works(single_process_group):
+    from fdkd_plugin.engine import CPUDistributedDataParallel
+    assert compat.init_cpu_distributed('none') is False
+    assert compat.init_cpu_distributed('pytorch') is True
+    assert dist.get_backend() == 'gloo'
+    assert compat.init_cpu_distributed('pytorch') is False  # already up
+    model = CPUDistributedDataParallel(
+        module=torch.nn.Linear(2, 2), device_ids=[0])
+    assert model.device_ids is None
+    out = model(torch.ones(1, 2))
+    assert out.shape == (1, 2)
+
+
+def test_apply_all_is_applied_by_import():
+    from mmengine.runner.checkpoint import CheckpointLoader
+    assert CheckpointLoader._schemes[''] is compat._load_local_full
