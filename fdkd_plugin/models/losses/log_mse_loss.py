@@ -1,0 +1,105 @@
+"""Log MSE: the high-frequency distillation loss of FDKD (Eq. 9, Eq. 5)."""
+from torch import Tensor, nn
+
+from fdkd_plugin.frequency import signed_log
+from fdkd_plugin.frequency import standardize as standardize_fn
+from fdkd_plugin.registry import MODELS
+from .utils import (check_loss_weight, check_reduction, check_same_shape,
+                    reduce_squared_error, upcast)
+
+__all__ = ['log_mse_loss', 'LogMSELoss']
+
+
+def log_mse_loss(student_feat: Tensor,
+                 teacher_feat: Tensor,
+                 standardize: bool = True,
+                 reduction: str = 'mean') -> Tensor:
+    """MSE between signed logs of standardized features, paper Eq. 9.
+
+        L = 1 / (N * D) * || sigma(Std(s)) - sigma(Std(t)) ||^2
+
+    with ``sigma(x) = sign(x) * log(1 + |x|)`` (Eq. 6) and ``Std`` of Eq. 7
+    per sample over all non-batch dims. ``standardize=False`` gives Eq. 5.
+    ``reduction='sum_per_sample'`` divides by ``N`` only.
+
+    Why it is "weak consistency": for one element with teacher value 0 and
+    student value ``d >= 0`` the MSE gradient is ``2 d`` (unbounded) while
+    this loss has gradient ``2 log(1 + d) / (1 + d) <= 2 / e`` (maximum at
+    ``d = e - 1``, tending to 0 for large ``d``; paper Fig. 4). As ``sigma``
+    is 1-Lipschitz, this loss never exceeds the MSE of the same inputs.
+
+    Args:
+        student_feat (Tensor): ``(N, D)`` or ``(N, C, H, W)``.
+        teacher_feat (Tensor): same shape as ``student_feat``.
+        standardize (bool): apply Eq. 7 before ``sigma``. Defaults to True.
+        reduction (str): ``'mean'`` or ``'sum_per_sample'``. Defaults to
+            ``'mean'``.
+
+    Returns:
+        Tensor: a scalar; float32 for float16 / bfloat16 inputs.
+    """
+    check_same_shape(student_feat, teacher_feat)
+    s, t = upcast(student_feat), upcast(teacher_feat)
+    if standardize:
+        s, t = standardize_fn(s), standardize_fn(t)
+    return reduce_squared_error(signed_log(s) - signed_log(t), reduction)
+
+
+@MODELS.register_module()
+class LogMSELoss(nn.Module):
+    """Log MSE loss for high-frequency features (paper Eq. 9).
+
+        loss = loss_weight / (N * D) * || sigma(Std(s)) - sigma(Std(t)) ||^2
+
+    ``sigma(x) = sign(x) * log(1 + |x|)`` (Eq. 6), ``Std`` per sample (Eq. 7).
+    See :func:`log_mse_loss` for the gradient bound. With ``standardize=True``
+    every element of ``Std(x)`` is in [-1, 1], and since ``sigma`` is
+    1-Lipschitz the loss is at most the :class:`StdMSELoss` value of the same
+    pair, hence at most ``4 / D`` with ``reduction='mean'``;
+    ``'sum_per_sample'`` is ``D`` times larger.
+
+    Args:
+        loss_weight (float): multiplier (>= 0). Defaults to 1.0.
+        standardize (bool): apply Eq. 7 (Eq. 9) or not (Eq. 5). Defaults to
+            True.
+        reduction (str): ``'mean'`` (sum / (N * D)) or ``'sum_per_sample'``
+            (sum / N). Defaults to ``'mean'``.
+        teacher_detach (bool): detach ``teacher_feat`` so no gradient
+            reaches the teacher. Set False only for a trainable teacher.
+            Defaults to True.
+    """
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 standardize: bool = True,
+                 reduction: str = 'mean',
+                 teacher_detach: bool = True) -> None:
+        super().__init__()
+        check_loss_weight(loss_weight)
+        check_reduction(reduction)
+        self.loss_weight = float(loss_weight)
+        self.standardize = bool(standardize)
+        self.reduction = reduction
+        self.teacher_detach = bool(teacher_detach)
+
+    def forward(self, student_feat: Tensor, teacher_feat: Tensor) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            student_feat (Tensor): ``(N, D)`` or ``(N, C, H, W)``.
+            teacher_feat (Tensor): same shape as ``student_feat``.
+
+        Returns:
+            Tensor: a weighted scalar.
+        """
+        if self.teacher_detach:
+            teacher_feat = teacher_feat.detach()
+        loss = log_mse_loss(student_feat, teacher_feat, self.standardize,
+                            self.reduction)
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (f'loss_weight={self.loss_weight}, '
+                f'standardize={self.standardize}, '
+                f'reduction={self.reduction!r}, '
+                f'teacher_detach={self.teacher_detach}')
