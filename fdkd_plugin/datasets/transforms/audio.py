@@ -1,0 +1,207 @@
+"""The STFT magnitude spectrogram of a waveform, computed with torch."""
+from typing import Callable, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+
+from fdkd_plugin.registry import TRANSFORMS
+
+__all__ = ['Spectrogram', 'stft_magnitude']
+
+_WINDOWS: Dict[str, Callable[..., torch.Tensor]] = {
+    'hann': torch.hann_window,
+    'hamming': torch.hamming_window,
+    'blackman': torch.blackman_window,
+    'boxcar': lambda n, periodic=True, dtype=None: torch.ones(n, dtype=dtype),
+}
+_PAD_MODES: Tuple[str, ...] = ('constant', 'reflect', 'replicate', 'circular')
+
+
+def stft_magnitude(wav: np.ndarray,
+                   n_fft: int = 512,
+                   hop_length: int = 353,
+                   win_length: Optional[int] = None,
+                   window: str = 'hann',
+                   center: bool = True,
+                   pad_mode: str = 'constant') -> np.ndarray:
+    """``|STFT(x)|`` of one or several waveforms, in float64.
+
+    ``S[f, t] = |sum_m w[m] x[t * hop + m - c] exp(-2 pi i f m / n_fft)|``
+    with ``c = n_fft // 2`` when ``center`` (the signal is padded by ``c``
+    on both sides with ``pad_mode``) else 0, and the periodic window ``w`` of
+    ``win_length`` samples zero-padded on both sides to ``n_fft``. This is
+    ``np.abs(librosa.stft(x, n_fft, hop_length, win_length, window, center,
+    pad_mode))``; librosa's ``pad_mode`` default is ``'constant'`` (zeros)
+    since librosa 0.10 (``'reflect'`` before).
+
+    Args:
+        wav (np.ndarray): ``(N, )`` or ``(C, N)`` samples.
+        n_fft (int): FFT size. Defaults to 512.
+        hop_length (int): Samples between frames. Defaults to 353.
+        win_length (int, optional): Window length <= n_fft. Defaults to
+            None (= n_fft).
+        window (str): ``'hann'``, ``'hamming'``, ``'blackman'`` or
+            ``'boxcar'`` (periodic). Defaults to ``'hann'``.
+        center (bool): Centre frames on ``t * hop``. Defaults to True.
+        pad_mode (str): Padding when ``center``. Defaults to ``'constant'``.
+
+    Returns:
+        np.ndarray: float64 ``(F, T)`` (``(C, F, T)`` for ``(C, N)`` input),
+        ``F = n_fft // 2 + 1``, ``T = 1 + N // hop`` when ``center`` else
+        ``1 + (N - n_fft) // hop``.
+    """
+    win_length = n_fft if win_length is None else win_length
+    x = torch.as_tensor(np.asarray(wav), dtype=torch.float64)
+    win = _WINDOWS[window](win_length, periodic=True, dtype=torch.float64)
+    # float64 keeps log(|S| + eps) exact where |S| is small
+    spec = torch.stft(
+        x,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        window=win,
+        center=center,
+        pad_mode=pad_mode,
+        normalized=False,
+        onesided=True,
+        return_complex=True)  # (..., F, T) complex128
+    return spec.abs().numpy()
+
+
+@TRANSFORMS.register_module()
+class Spectrogram(BaseTransform):
+    """Turn ``results['audio']`` (a waveform) into a log-magnitude spectrogram.
+
+    ``S = |STFT(x)|`` (see :func:`stft_magnitude`; with the defaults,
+    ``np.abs(librosa.stft(x, n_fft=512, hop_length=353))``), then
+    ``log(S + eps)`` when ``log``, then optionally normalized:
+
+    - ``'zscore'``: ``(S - S.mean()) / (S.std() + eps)`` over the whole
+      spectrogram of the clip;
+    - ``'mean_std'``: ``(S - mean) / std`` with the given data-set
+      statistics.
+
+    A 3 s clip at 22050 Hz (66150 samples) gives ``(1, 257, 188)``. The
+    paper's 257 x 299 (CREMA-D) and 257 x 1004 (AVE, VGGSound) come from
+    ``nperseg=512, noverlap=353`` at 16 kHz, i.e. ``hop_length=159,
+    center=False`` over 3 s / 10 s.
+
+    Replaces ``'audio'`` with float32 ``(1, F, T)``, ``F = n_fft // 2 + 1``
+    (``(C, F, T)`` for a ``(C, N)`` waveform).
+
+    Args:
+        n_fft (int): FFT size. Defaults to 512.
+        hop_length (int): Samples between frames. Defaults to 353.
+        win_length (int, optional): Window length, <= n_fft. Defaults to
+            None (= n_fft).
+        window (str): ``'hann'``, ``'hamming'``, ``'blackman'``, ``'boxcar'``.
+            Defaults to ``'hann'``.
+        center (bool): Pad ``n_fft // 2`` on both sides. Defaults to True.
+        pad_mode (str): ``'constant'`` (zeros, librosa's default),
+            ``'reflect'``, ``'replicate'`` or ``'circular'``. Defaults to
+            ``'constant'``.
+        eps (float): Added before the log, and to the std of ``'zscore'``.
+            Defaults to 1e-7.
+        log (bool): Take ``log(S + eps)``. Defaults to True.
+        normalize (str, optional): None, ``'zscore'`` or ``'mean_std'``.
+            Defaults to None.
+        mean (float, optional): Mean for ``'mean_std'`` (required there).
+        std (float, optional): Std for ``'mean_std'`` (required, > 0).
+    """
+
+    NORMALIZE: Tuple[Optional[str], ...] = (None, 'zscore', 'mean_std')
+
+    def __init__(self,
+                 n_fft: int = 512,
+                 hop_length: int = 353,
+                 win_length: Optional[int] = None,
+                 window: str = 'hann',
+                 center: bool = True,
+                 pad_mode: str = 'constant',
+                 eps: float = 1e-7,
+                 log: bool = True,
+                 normalize: Optional[str] = None,
+                 mean: Optional[float] = None,
+                 std: Optional[float] = None) -> None:
+        super().__init__()
+        for name, val in (('n_fft', n_fft), ('hop_length', hop_length)):
+            if int(val) != val or val <= 0:
+                raise ValueError(f'{name}={val} must be a positive integer')
+        if win_length is not None and (int(win_length) != win_length
+                                       or not 0 < win_length <= n_fft):
+            raise ValueError(
+                f'win_length={win_length} must be in [1, n_fft={n_fft}]')
+        if window not in _WINDOWS:
+            raise ValueError(
+                f'window={window!r} must be one of {tuple(_WINDOWS)}')
+        if pad_mode not in _PAD_MODES:
+            raise ValueError(
+                f'pad_mode={pad_mode!r} must be one of {_PAD_MODES}')
+        if not eps >= 0:
+            raise ValueError(f'eps={eps} must be >= 0')
+        if normalize not in self.NORMALIZE:
+            raise ValueError(
+                f'normalize={normalize!r} must be one of {self.NORMALIZE}')
+        if normalize == 'mean_std':
+            if mean is None or std is None or not std > 0:
+                raise ValueError(f"normalize='mean_std' needs mean and std > "
+                                 f'0, got mean={mean}, std={std}')
+        elif mean is not None or std is not None:
+            raise ValueError(f'mean={mean} / std={std} are only used with '
+                             f"normalize='mean_std', not {normalize!r}")
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.win_length = None if win_length is None else int(win_length)
+        self.window = window
+        self.center = bool(center)
+        self.pad_mode = pad_mode
+        self.eps = float(eps)
+        self.log = bool(log)
+        self.normalize = normalize
+        self.mean = None if mean is None else float(mean)
+        self.std = None if std is None else float(std)
+
+    def transform(self, results: dict) -> dict:
+        """Replace the waveform ``results['audio']`` by its spectrogram.
+
+        Args:
+            results (dict): ``'audio'``: ``(N, )`` or ``(C, N)`` samples.
+
+        Returns:
+            dict: ``results`` with ``'audio'`` float32 ``(C, F, T)``.
+        """
+        if 'audio' not in results:
+            raise KeyError("Spectrogram: results of clip "
+                           f"{results.get('clip_id', '?')!r} have no 'audio'")
+        wav = np.asarray(results['audio'])
+        if wav.ndim not in (1, 2):
+            raise ValueError(f"Spectrogram: 'audio' of clip "
+                             f"{results.get('clip_id', '?')!r} has shape "
+                             f'{wav.shape}; expected (N, ) or (C, N)')
+        need = self.n_fft if not self.center else 1
+        if wav.shape[-1] < need:
+            raise ValueError(f"Spectrogram: 'audio' of clip "
+                             f"{results.get('clip_id', '?')!r} has "
+                             f'{wav.shape[-1]} samples, fewer than {need}')
+        spec = stft_magnitude(wav, self.n_fft, self.hop_length,
+                              self.win_length, self.window, self.center,
+                              self.pad_mode)  # (F, T) or (C, F, T) float64
+        if self.log:
+            spec = np.log(spec + self.eps)
+        if self.normalize == 'zscore':
+            spec = (spec - spec.mean()) / (spec.std() + self.eps)
+        elif self.normalize == 'mean_std':
+            spec = (spec - self.mean) / self.std
+        if spec.ndim == 2:
+            spec = spec[None]  # (1, F, T)
+        results['audio'] = np.ascontiguousarray(spec, dtype=np.float32)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(n_fft={self.n_fft}, '
+                f'hop_length={self.hop_length}, win_length={self.win_length},'
+                f' window={self.window!r}, center={self.center}, '
+                f'pad_mode={self.pad_mode!r}, eps={self.eps}, log={self.log}, '
+                f'normalize={self.normalize!r}, mean={self.mean}, '
+                f'std={self.std})')

@@ -1,0 +1,517 @@
+"""Loading transforms of the audio-visual pipelines: wav, spectrogram, frames.
+
+All three read the paths that :class:`~fdkd_plugin.datasets.BaseAVDataset`
+puts into a data info (``'audio_path'``, ``'spec_path'``, ``'frames_dir'``)
+and write numpy arrays that :class:`PackMultiModalInputs` turns into tensors.
+Randomness (audio crop start, frame choice, crop box, flip) comes from
+``np.random``, which MMEngine seeds per worker.
+"""
+import math
+import os
+import os.path as osp
+import pickle
+from typing import List, Optional, Sequence, Tuple, Union
+
+import cv2
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmcv.transforms import BaseTransform
+
+from fdkd_plugin.registry import TRANSFORMS
+
+__all__ = ['LoadAudio', 'LoadSpectrogram', 'LoadFrames']
+
+IMAGENET_MEAN: Tuple[float, float, float] = (123.675, 116.28, 103.53)
+IMAGENET_STD: Tuple[float, float, float] = (58.395, 57.12, 57.375)
+
+
+def _clip_name(results: dict) -> str:
+    return repr(results.get('clip_id', '?'))
+
+
+@TRANSFORMS.register_module()
+class LoadAudio(BaseTransform):
+    """Read a waveform, cut it to a fixed duration and clip it to [-1, 1].
+
+    Steps, for the file ``results['audio_path']``:
+
+    1. read it with soundfile (``backend='soundfile'``; a format soundfile
+       cannot read is retried with torchaudio) or torchaudio, as float32;
+    2. if ``results`` holds ``'audio_start'`` / ``'audio_end'`` (seconds),
+       keep samples ``[round(start * sr), round(end * sr))`` of the file;
+    3. downmix to mono (mean of the channels) when ``mono``;
+    4. resample from the file's rate ``sr`` to ``sample_rate`` with
+       ``torchaudio.functional.resample`` when they differ;
+    5. with ``duration`` set, ``n = round(duration * sample_rate)``: tile
+       the signal until it has at least ``n`` samples (``np.tile``, so a
+       short clip repeats from its start) and crop exactly ``n`` samples,
+       from sample 0, or from a uniform random start in ``[0, len - n]``
+       when ``random_crop`` and not ``test_mode``;
+    6. clip to [-1, 1] when ``clip``.
+
+    Added keys: ``'audio'`` float32 ``(n, )`` (``(C, n)`` when not mono) and
+    ``'sample_rate'`` (int).
+
+    Args:
+        sample_rate (int, optional): Output rate in Hz; None keeps the
+            file's rate. Defaults to 22050.
+        duration (float, optional): Output length in seconds; None keeps
+            the whole (cut) signal. Defaults to 3.0.
+        mono (bool): Downmix to one channel. Defaults to True.
+        random_crop (bool): Random crop start in training. Defaults to False.
+        clip (bool): Clip samples to [-1, 1]. Defaults to True.
+        backend (str): ``'soundfile'`` (torchaudio as fallback) or
+            ``'torchaudio'``. Defaults to ``'soundfile'``. torchaudio >= 2.9
+            decodes through the ``torchcodec`` package: without it the
+            torchaudio reader fails (its error is part of the message).
+        test_mode (bool): Test pipeline: the crop starts at 0 even when
+            ``random_crop``. Defaults to False.
+    """
+
+    BACKENDS: Tuple[str, ...] = ('soundfile', 'torchaudio')
+
+    def __init__(self,
+                 sample_rate: Optional[int] = 22050,
+                 duration: Optional[float] = 3.0,
+                 mono: bool = True,
+                 random_crop: bool = False,
+                 clip: bool = True,
+                 backend: str = 'soundfile',
+                 test_mode: bool = False) -> None:
+        super().__init__()
+        if sample_rate is not None and (int(sample_rate) != sample_rate
+                                        or sample_rate <= 0):
+            raise ValueError(f'sample_rate={sample_rate} must be a positive '
+                             'integer or None')
+        if duration is not None and not duration > 0:
+            raise ValueError(f'duration={duration} must be > 0 or None')
+        if backend not in self.BACKENDS:
+            raise ValueError(
+                f'backend={backend!r} must be one of {self.BACKENDS}')
+        self.sample_rate = None if sample_rate is None else int(sample_rate)
+        self.duration = None if duration is None else float(duration)
+        self.mono = bool(mono)
+        self.random_crop = bool(random_crop)
+        self.clip = bool(clip)
+        self.backend = backend
+        self.test_mode = bool(test_mode)
+
+    @staticmethod
+    def _read_soundfile(path: str) -> Tuple[np.ndarray, int]:
+        import soundfile
+        data, sr = soundfile.read(path, dtype='float32', always_2d=True)
+        return np.ascontiguousarray(data.T), int(sr)  # (C, N)
+
+    @staticmethod
+    def _read_torchaudio(path: str) -> Tuple[np.ndarray, int]:
+        import torchaudio
+        wav, sr = torchaudio.load(path)  # (C, N) float32
+        return wav.numpy().astype(np.float32, copy=False), int(sr)
+
+    def read(self, path: str) -> Tuple[np.ndarray, int]:
+        """Read an audio file.
+
+        Args:
+            path (str): The audio file.
+
+        Returns:
+            tuple[np.ndarray, int]: ``(C, N)`` float32 samples and the
+            file's sample rate.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            OSError: No backend could decode it (the message names the file
+                and each backend's error).
+        """
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'audio file {path} does not exist')
+        readers = [('soundfile', self._read_soundfile),
+                   ('torchaudio', self._read_torchaudio)]
+        if self.backend == 'torchaudio':
+            readers = readers[1:]
+        errors: List[str] = []
+        for name, reader in readers:
+            try:
+                return reader(path)
+            except Exception as err:  # noqa: BLE001  each backend's own type
+                errors.append(f'{name}: {type(err).__name__}: {err}')
+        raise OSError(f'cannot read audio file {path}: ' + '; '.join(errors))
+
+    def transform(self, results: dict) -> dict:
+        """Load ``results['audio_path']`` into ``results['audio']``.
+
+        Args:
+            results (dict): Needs ``'audio_path'``; may hold
+                ``'audio_start'`` / ``'audio_end'`` seconds.
+
+        Returns:
+            dict: ``results`` with ``'audio'`` and ``'sample_rate'``.
+        """
+        path = results.get('audio_path')
+        if path is None:
+            raise KeyError(f"LoadAudio: results of clip {_clip_name(results)} "
+                           "have no 'audio_path'")
+        wav, sr = self.read(path)  # (C, N)
+        if wav.size == 0:
+            raise ValueError(f'audio file {path} has no samples')
+        if 'audio_start' in results or 'audio_end' in results:
+            start = float(results.get('audio_start', 0.0))
+            end = float(results.get('audio_end', wav.shape[1] / sr))
+            i0 = int(round(start * sr))
+            i1 = min(int(round(end * sr)), wav.shape[1])
+            if i0 < 0 or i1 <= i0:
+                raise ValueError(
+                    f'audio file {path}: span [{start}, {end}] s holds no '
+                    f'samples of its {wav.shape[1] / sr:.3f} s')
+            wav = wav[:, i0:i1]
+        if self.mono:
+            wav = wav.mean(axis=0, keepdims=True)
+        out_sr = sr if self.sample_rate is None else self.sample_rate
+        if out_sr != sr:
+            import torchaudio.functional as AF
+            wav = AF.resample(
+                torch.from_numpy(np.ascontiguousarray(wav)), sr,
+                out_sr).numpy()
+        if self.duration is not None:
+            n = int(round(self.duration * out_sr))
+            length = wav.shape[1]
+            if length < n:
+                wav = np.tile(wav, (1, math.ceil(n / length)))
+            start = 0
+            if self.random_crop and not self.test_mode:
+                start = int(np.random.randint(0, wav.shape[1] - n + 1))
+            wav = wav[:, start:start + n]
+        if self.clip:
+            wav = np.clip(wav, -1.0, 1.0)
+        wav = np.ascontiguousarray(wav, dtype=np.float32)
+        results['audio'] = wav[0] if self.mono else wav
+        results['sample_rate'] = out_sr
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(sample_rate={self.sample_rate}, '
+                f'duration={self.duration}, mono={self.mono}, '
+                f'random_crop={self.random_crop}, clip={self.clip}, '
+                f'backend={self.backend!r}, test_mode={self.test_mode})')
+
+
+@TRANSFORMS.register_module()
+class LoadSpectrogram(BaseTransform):
+    """Load a precomputed spectrogram (pickle or ``.npy``) as ``(1, F, T)``.
+
+    The file holds a 2-D array ``(F, T)`` (or ``(1, F, T)``); a ``.npy`` is
+    read with ``np.load(allow_pickle=False)``, anything else with
+    ``pickle.load``. With ``target_shape=(F', T')`` the map is resized
+    bilinearly (``torch.nn.functional.interpolate``, ``align_corners=False``,
+    the same sampling grid as ``cv2.resize`` with ``INTER_LINEAR``), e.g.
+    AVE's 257 x 1004 to 257 x 1024.
+
+    Added key: ``'audio'`` float32 ``(1, F, T)`` (or ``(1, F', T')``).
+
+    Args:
+        key (str): The results key holding the file path. Defaults to
+            ``'spec_path'``.
+        target_shape (tuple[int, int], optional): ``(F', T')`` to resize to.
+            Defaults to None (no resize).
+    """
+
+    def __init__(self,
+                 key: str = 'spec_path',
+                 target_shape: Optional[Sequence[int]] = None) -> None:
+        super().__init__()
+        if target_shape is not None:
+            target_shape = tuple(target_shape)
+            if len(target_shape) != 2 or any(
+                    int(s) != s or s <= 0 for s in target_shape):
+                raise ValueError(f'target_shape={target_shape} must be two '
+                                 'positive integers (F, T)')
+            target_shape = tuple(int(s) for s in target_shape)
+        self.key = key
+        self.target_shape = target_shape
+
+    @staticmethod
+    def read(path: str) -> np.ndarray:
+        """Read a spectrogram file as a float32 ``(1, F, T)`` array.
+
+        Args:
+            path (str): A ``.npy`` or pickle file.
+
+        Returns:
+            np.ndarray: ``(1, F, T)`` float32.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            OSError: The file cannot be unpickled / loaded.
+            ValueError: Its array is not ``(F, T)`` / ``(1, F, T)``, or holds
+                NaN / inf (naming the file and the shape).
+        """
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'spectrogram file {path} does not exist')
+        try:
+            if path.lower().endswith('.npy'):
+                spec = np.load(path, allow_pickle=False)
+            else:
+                with open(path, 'rb') as f:
+                    spec = pickle.load(f)
+        except Exception as err:  # noqa: BLE001  unpickling raises anything
+            raise OSError(f'cannot read spectrogram file {path}: '
+                          f'{type(err).__name__}: {err}') from err
+        if isinstance(spec, torch.Tensor):
+            spec = spec.numpy()
+        spec = np.asarray(spec, dtype=np.float32)
+        if spec.ndim == 2:
+            spec = spec[None]
+        if spec.ndim != 3 or spec.shape[0] != 1 or spec.size == 0:
+            raise ValueError(f'spectrogram file {path} holds an array of '
+                             f'shape {spec.shape}; expected (F, T) or '
+                             '(1, F, T)')
+        if not np.isfinite(spec).all():
+            raise ValueError(f'spectrogram file {path} holds NaN or inf')
+        return np.ascontiguousarray(spec)
+
+    def transform(self, results: dict) -> dict:
+        """Load ``results[key]`` into ``results['audio']``.
+
+        Args:
+            results (dict): Needs ``key``.
+
+        Returns:
+            dict: ``results`` with ``'audio'``.
+        """
+        path = results.get(self.key)
+        if path is None:
+            raise KeyError(f'LoadSpectrogram: results of clip '
+                           f'{_clip_name(results)} have no {self.key!r}')
+        spec = self.read(path)  # (1, F, T)
+        if self.target_shape is not None and \
+                tuple(spec.shape[1:]) != self.target_shape:
+            spec = F.interpolate(
+                torch.from_numpy(spec)[None],  # (1, 1, F, T)
+                size=self.target_shape,
+                mode='bilinear',
+                align_corners=False)[0].numpy()
+        results['audio'] = np.ascontiguousarray(spec, dtype=np.float32)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(key={self.key!r}, '
+                f'target_shape={self.target_shape})')
+
+
+@TRANSFORMS.register_module()
+class LoadFrames(BaseTransform):
+    """Choose, load, augment and normalize frames of a clip folder.
+
+    Frames are the ``.jpg`` / ``.jpeg`` / ``.png`` files of
+    ``results['frames_dir']``, sorted by name; ``n`` of them. The sorted list
+    is split into ``num_frames = k`` segments, segment ``i`` covering indices
+    ``[s_i, e_i)`` with ``s_i = floor(i * n / k)`` and
+    ``e_i = max(floor((i + 1) * n / k), s_i + 1)`` (so with ``n < k`` frames
+    repeat). One frame is taken per segment:
+
+    - training (``test_mode=False``): uniform random in ``[s_i, e_i)``;
+    - test (``test_mode=True``): the centre ``s_i + (e_i - s_i) // 2``, so
+      ``k = 1`` takes the middle frame ``n // 2``.
+
+    Which of the two is the transform's own flag, set per pipeline (the
+    train pipeline leaves it False, the val / test pipelines set it True),
+    like the host's separate train / test pipelines.
+
+    Training augmentation: RandomResizedCrop to ``scale`` (area fraction
+    ``crop_scale``, aspect ratio ``crop_ratio``; the parameter sampling of
+    ``mmpretrain.RandomResizedCrop``) and a horizontal flip with probability
+    ``flip_prob``, with ONE crop box and ONE flip decision drawn per clip and
+    applied to every chosen frame (all frames of a clip must have the same
+    size). Test: a plain bilinear resize to ``scale``. Then
+    ``(x - mean) / std`` per channel.
+
+    Added keys: ``'visual'`` float32 ``(3, H, W)`` when ``num_frames == 1``
+    else ``(num_frames, 3, H, W)``; ``'frame_inds'`` int64 ``(num_frames, )``
+    indices into the sorted list; ``'frame_crop'`` ``(top, left, h, w)`` of
+    the crop box in source pixels (the whole frame at test);
+    ``'frame_flip'`` (bool).
+
+    Args:
+        num_frames (int): Frames per clip. Defaults to 1.
+        scale (int | tuple[int, int]): Output size, ``s`` or ``(H, W)``.
+            Defaults to 224.
+        crop_scale (tuple[float, float]): Range of the crop's area fraction.
+            Defaults to (0.08, 1.0).
+        crop_ratio (tuple[float, float]): Range of the crop's aspect ratio
+            w / h. Defaults to (3 / 4, 4 / 3).
+        flip_prob (float): Probability of the horizontal flip in training.
+            Defaults to 0.5.
+        mean (Sequence[float]): Per-channel mean (0..255 scale), in the
+            output channel order. Defaults to ImageNet's RGB mean.
+        std (Sequence[float]): Per-channel std. Defaults to ImageNet's.
+        to_rgb (bool): Output RGB (else BGR, as OpenCV decodes). Defaults
+            to True.
+        test_mode (bool): Centre frames and a plain resize instead of random
+            frames, crop and flip. Defaults to False.
+    """
+
+    EXTENSIONS: Tuple[str, ...] = ('.jpg', '.jpeg', '.png')
+
+    def __init__(self,
+                 num_frames: int = 1,
+                 scale: Union[int, Sequence[int]] = 224,
+                 crop_scale: Sequence[float] = (0.08, 1.0),
+                 crop_ratio: Sequence[float] = (3. / 4., 4. / 3.),
+                 flip_prob: float = 0.5,
+                 mean: Sequence[float] = IMAGENET_MEAN,
+                 std: Sequence[float] = IMAGENET_STD,
+                 to_rgb: bool = True,
+                 test_mode: bool = False) -> None:
+        super().__init__()
+        if int(num_frames) != num_frames or num_frames < 1:
+            raise ValueError(f'num_frames={num_frames} must be an integer '
+                             '>= 1')
+        size = (scale, scale) if isinstance(scale, int) else tuple(scale)
+        if len(size) != 2 or any(int(s) != s or s <= 0 for s in size):
+            raise ValueError(f'scale={scale} must be a positive int or '
+                             '(H, W)')
+        crop_scale = tuple(float(x) for x in crop_scale)
+        if len(crop_scale) != 2 or not 0 < crop_scale[0] <= crop_scale[1] \
+                or crop_scale[1] > 1:
+            raise ValueError(f'crop_scale={crop_scale} must satisfy '
+                             '0 < min <= max <= 1')
+        crop_ratio = tuple(float(x) for x in crop_ratio)
+        if len(crop_ratio) != 2 or not 0 < crop_ratio[0] <= crop_ratio[1]:
+            raise ValueError(f'crop_ratio={crop_ratio} must satisfy '
+                             '0 < min <= max')
+        if not 0 <= flip_prob <= 1:
+            raise ValueError(f'flip_prob={flip_prob} must be in [0, 1]')
+        mean_a = np.asarray(mean, dtype=np.float32).reshape(-1)
+        std_a = np.asarray(std, dtype=np.float32).reshape(-1)
+        if mean_a.shape != (3, ) or std_a.shape != (3, ):
+            raise ValueError(f'mean={mean} and std={std} must have 3 values')
+        if (std_a <= 0).any():
+            raise ValueError(f'std={std} must be > 0')
+        self.num_frames = int(num_frames)
+        self.scale = (int(size[0]), int(size[1]))  # (H, W)
+        self.crop_scale = crop_scale
+        self.crop_ratio = crop_ratio
+        self.flip_prob = float(flip_prob)
+        self.mean = mean_a
+        self.std = std_a
+        self.to_rgb = bool(to_rgb)
+        self.test_mode = bool(test_mode)
+        # the host's crop-parameter sampler (its resize settings are unused)
+        from mmpretrain.datasets.transforms import \
+            RandomResizedCrop as _RandomResizedCrop
+        self._crop_sampler = _RandomResizedCrop(
+            scale=self.scale,
+            crop_ratio_range=self.crop_scale,
+            aspect_ratio_range=self.crop_ratio)
+
+    # ------------------------------------------------------------------
+    def list_frames(self, frames_dir: str) -> List[str]:
+        """The frame files of a folder, sorted by name.
+
+        Args:
+            frames_dir (str): The clip's frame folder.
+
+        Returns:
+            list[str]: Full paths, sorted by file name.
+
+        Raises:
+            FileNotFoundError: The folder does not exist or holds no frame.
+        """
+        if not osp.isdir(frames_dir):
+            raise FileNotFoundError(
+                f'frame folder {frames_dir} does not exist')
+        names = sorted(n for n in os.listdir(frames_dir)
+                       if n.lower().endswith(self.EXTENSIONS))
+        if not names:
+            raise FileNotFoundError(
+                f'frame folder {frames_dir} holds no '
+                f'{"/".join(self.EXTENSIONS)} file')
+        return [osp.join(frames_dir, n) for n in names]
+
+    def sample_indices(self, num_total: int) -> np.ndarray:
+        """One index per segment (random in training, centre at test).
+
+        Args:
+            num_total (int): ``n``, the number of frames in the folder.
+
+        Returns:
+            np.ndarray: ``(num_frames, )`` int64 indices in ``[0, n)``.
+        """
+        n, k = num_total, self.num_frames
+        inds = np.empty(k, dtype=np.int64)
+        for i in range(k):
+            s = i * n // k
+            e = min(max((i + 1) * n // k, s + 1), n)
+            s = min(s, n - 1)
+            if self.test_mode:
+                inds[i] = s + (e - s) // 2
+            else:
+                inds[i] = np.random.randint(s, e)
+        return inds
+
+    def _read(self, path: str) -> np.ndarray:
+        img = mmcv.imread(
+            path, flag='color', channel_order='rgb' if self.to_rgb else 'bgr')
+        if img is None:
+            raise OSError(f'cannot decode frame {path}')
+        return img  # (H, W, 3) uint8
+
+    def transform(self, results: dict) -> dict:
+        """Load the frames of ``results['frames_dir']`` into ``'visual'``.
+
+        Args:
+            results (dict): Needs ``'frames_dir'``.
+
+        Returns:
+            dict: ``results`` with ``'visual'``, ``'frame_inds'``,
+            ``'frame_crop'``, ``'frame_flip'``.
+        """
+        frames_dir = results.get('frames_dir')
+        if frames_dir is None:
+            raise KeyError(f'LoadFrames: results of clip '
+                           f"{_clip_name(results)} have no 'frames_dir'")
+        files = self.list_frames(frames_dir)
+        inds = self.sample_indices(len(files))
+        imgs = [self._read(files[i]) for i in inds]
+        h0, w0 = imgs[0].shape[:2]
+        for i, img in zip(inds, imgs):
+            if img.shape[:2] != (h0, w0):
+                raise ValueError(
+                    f'frame folder {frames_dir}: {files[i]} is '
+                    f'{img.shape[1]}x{img.shape[0]}, {files[inds[0]]} is '
+                    f'{w0}x{h0}; the frames of a clip must share one size')
+        out_h, out_w = self.scale
+        if self.test_mode:
+            top, left, ch, cw = 0, 0, h0, w0
+            flip = False
+        else:
+            # one crop box and one flip decision for the whole clip
+            top, left, ch, cw = (int(v) for v in
+                                 self._crop_sampler.rand_crop_params(imgs[0]))
+            flip = bool(np.random.rand() < self.flip_prob)
+        outs = []
+        for img in imgs:
+            img = img[top:top + ch, left:left + cw]
+            img = cv2.resize(
+                img, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+            if flip:
+                img = img[:, ::-1]
+            img = (img.astype(np.float32) - self.mean) / self.std
+            outs.append(img.transpose(2, 0, 1))  # (3, H, W)
+        visual = np.stack(outs)  # (k, 3, H, W)
+        if self.num_frames == 1:
+            visual = visual[0]
+        results['visual'] = np.ascontiguousarray(visual, dtype=np.float32)
+        results['frame_inds'] = inds
+        results['frame_crop'] = (top, left, ch, cw)
+        results['frame_flip'] = flip
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(num_frames={self.num_frames}, '
+                f'scale={self.scale}, crop_scale={self.crop_scale}, '
+                f'crop_ratio={self.crop_ratio}, flip_prob={self.flip_prob}, '
+                f'mean={self.mean.tolist()}, std={self.std.tolist()}, '
+                f'to_rgb={self.to_rgb}, test_mode={self.test_mode})')

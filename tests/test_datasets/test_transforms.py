@@ -1,0 +1,405 @@
+"""The audio-visual transforms: numbers, shapes, errors, a full pipeline."""
+import os.path as osp
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import default_collate
+from mmpretrain.structures import DataSample
+
+from fdkd_plugin.datasets import (AVDigitsDataset, LoadAudio, LoadFrames,
+                                  LoadSpectrogram, PackMultiModalInputs,
+                                  Spectrogram)
+
+MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
+STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
+
+
+# ----------------------------------------------------------------- LoadAudio
+def _ramp_wav(av_writer, n=400, sr=1000, name='ramp.wav'):
+    """A float wav whose sample i holds i / 1000 (exact in float32)."""
+    data = (np.arange(n) / 1000.0).astype(np.float32)
+    path = av_writer.root / name
+    av_writer.wav(path, data, sr=sr, subtype='FLOAT')
+    return str(path), data
+
+
+def test_load_audio_tiles_then_crops(av_writer):
+    path, data = _ramp_wav(av_writer)  # 0.4 s at 1 kHz
+    out = LoadAudio(sample_rate=1000, duration=1.0)(dict(audio_path=path))
+    assert out['audio'].dtype == np.float32
+    assert out['audio'].shape == (1000, )
+    assert out['sample_rate'] == 1000
+    # tiled 3x (1200 samples) and cut at 1000: 0..399, 0..399, 0..199
+    np.testing.assert_array_equal(out['audio'],
+                                  np.concatenate([data, data, data[:200]]))
+
+
+def test_load_audio_random_crop_only_in_training(av_writer):
+    path, data = _ramp_wav(av_writer)
+    train = LoadAudio(sample_rate=1000, duration=0.25, random_crop=True)
+    starts = set()
+    for seed in range(20):
+        np.random.seed(seed)
+        wav = train(dict(audio_path=path))['audio']
+        start = int(round(wav[0] * 1000))
+        assert 0 <= start <= 150  # 400 - 250
+        np.testing.assert_array_equal(wav, data[start:start + 250])
+        starts.add(start)
+    assert len(starts) > 5
+    test = LoadAudio(
+        sample_rate=1000, duration=0.25, random_crop=True, test_mode=True)
+    for seed in range(3):
+        np.random.seed(seed)
+        np.testing.assert_array_equal(
+            test(dict(audio_path=path))['audio'], data[:250])
+
+
+def test_load_audio_clips_to_unit_range(av_writer):
+    data = np.array([0.5, 1.5, -2.0, -0.25] * 10, dtype=np.float32)
+    path = str(av_writer.root / 'loud.wav')
+    av_writer.wav(av_writer.root / 'loud.wav', data, sr=40, subtype='FLOAT')
+    clipped = LoadAudio(sample_rate=40, duration=1.0)(dict(audio_path=path))
+    np.testing.assert_array_equal(clipped['audio'][:4], [0.5, 1.0, -1.0,
+                                                         -0.25])
+    raw = LoadAudio(
+        sample_rate=40, duration=1.0, clip=False)(dict(audio_path=path))
+    np.testing.assert_array_equal(raw['audio'][:4], [0.5, 1.5, -2.0, -0.25])
+
+
+def test_load_audio_resamples_and_downmixes(av_writer):
+    sr_in, f0 = 2000, 100.0
+    t = np.arange(sr_in) / sr_in
+    tone = 0.5 * np.sin(2 * np.pi * f0 * t)
+    stereo = np.stack([tone + 0.2, tone - 0.2], axis=1)  # mean = tone
+    path = str(av_writer.root / 'stereo.wav')
+    av_writer.wav(av_writer.root / 'stereo.wav', stereo, sr=sr_in,
+                  subtype='FLOAT')
+    out = LoadAudio(sample_rate=1000, duration=1.0)(dict(audio_path=path))
+    assert out['audio'].shape == (1000, )
+    expect = 0.5 * np.sin(2 * np.pi * f0 * np.arange(1000) / 1000)
+    # away from the edges the band-limited resampler is near exact
+    np.testing.assert_allclose(out['audio'][50:950], expect[50:950],
+                               atol=0.01)
+    both = LoadAudio(
+        sample_rate=None, duration=None, mono=False)(dict(audio_path=path))
+    assert both['audio'].shape == (2, 2000)
+    assert both['sample_rate'] == 2000
+    np.testing.assert_allclose(both['audio'][0] - both['audio'][1], 0.4,
+                               atol=1e-6)
+
+
+def test_load_audio_cuts_to_event_span(av_writer):
+    path, data = _ramp_wav(av_writer, n=1000)
+    out = LoadAudio(
+        sample_rate=1000, duration=0.3)(
+            dict(audio_path=path, audio_start=0.2, audio_end=0.5))
+    np.testing.assert_array_equal(out['audio'], data[200:500])
+    # a 0.1 s event tiled to 0.3 s
+    out = LoadAudio(
+        sample_rate=1000, duration=0.3)(
+            dict(audio_path=path, audio_start=0.9, audio_end=1.0))
+    np.testing.assert_array_equal(out['audio'], np.tile(data[900:], 3))
+    with pytest.raises(ValueError, match=r'ramp\.wav: span \[2\.0, 3\.0\]'):
+        LoadAudio(sample_rate=1000)(
+            dict(audio_path=path, audio_start=2.0, audio_end=3.0))
+
+
+def test_load_audio_corrupt_and_missing_files(av_writer):
+    bad = av_writer.root / 'corrupt.wav'
+    bad.write_bytes(b'RIFF\x10\x00\x00\x00WAVEnot really a wav file')
+    with pytest.raises(OSError, match=r'cannot read audio file .*corrupt'):
+        LoadAudio()(dict(audio_path=str(bad)))
+    # backend='torchaudio' does not try soundfile first
+    with pytest.raises(OSError, match=r'corrupt\.wav: torchaudio: '):
+        LoadAudio(backend='torchaudio')(dict(audio_path=str(bad)))
+    with pytest.raises(FileNotFoundError, match=r'gone\.wav'):
+        LoadAudio()(dict(audio_path=str(av_writer.root / 'gone.wav')))
+    with pytest.raises(KeyError, match=r"clip 'c9'.*'audio_path'"):
+        LoadAudio()(dict(clip_id='c9', audio_path=None))
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(sample_rate=0), r'sample_rate=0'),
+    (dict(duration=-1.0), r'duration=-1.0'),
+    (dict(backend='ffmpeg'), r"backend='ffmpeg'"),
+])
+def test_load_audio_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LoadAudio(**kwargs)
+
+
+# --------------------------------------------------------------- Spectrogram
+@pytest.mark.parametrize('signal', ['noise', 'tone'])
+def test_spectrogram_matches_librosa(signal):
+    import librosa  # the reference (requirements/tests.txt)
+    if signal == 'noise':
+        rng = np.random.default_rng(0)
+        wav = np.clip(rng.normal(0, 0.3, 66150), -1, 1).astype(np.float32)
+    else:  # a pure tone: most bins are tiny, where log(|S| + eps) is steep
+        t = np.arange(66150) / 22050
+        wav = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    out = Spectrogram()(dict(audio=wav))['audio']
+    assert out.dtype == np.float32
+    assert out.shape == (1, 257, 188)  # 1 + 66150 // 353 frames
+    ref = np.log(np.abs(librosa.stft(wav, n_fft=512, hop_length=353)) + 1e-7)
+    assert ref.shape == (257, 188)
+    np.testing.assert_allclose(out[0], ref, atol=1e-4, rtol=0)
+
+
+def test_spectrogram_hand_computed_dft():
+    k0 = 8
+    x = np.cos(2 * np.pi * k0 * np.arange(512) / 512)
+    spec = Spectrogram(
+        hop_length=512, window='boxcar', center=False,
+        log=False)(dict(audio=x))['audio']
+    assert spec.shape == (1, 257, 1)
+    expect = np.zeros(257)
+    expect[k0] = 256.0  # |sum cos * e^{-i...}| = N / 2
+    np.testing.assert_allclose(spec[0, :, 0], expect, atol=1e-4)
+
+
+def test_spectrogram_frames_and_normalization():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, 1000)
+    nocenter = Spectrogram(
+        hop_length=159, center=False)(dict(audio=x.copy()))['audio']
+    assert nocenter.shape == (1, 257, 4)  # 1 + (1000 - 512) // 159
+    plain = Spectrogram()(dict(audio=x.copy()))['audio']
+    assert plain.shape == (1, 257, 3)  # 1 + 1000 // 353
+    z = Spectrogram(normalize='zscore')(dict(audio=x.copy()))['audio']
+    assert abs(float(z.mean())) < 1e-5
+    assert abs(float(z.std()) - 1) < 1e-4
+    ms = Spectrogram(
+        normalize='mean_std', mean=-2.0, std=4.0)(dict(audio=x.copy()))
+    np.testing.assert_allclose(ms['audio'], (plain + 2.0) / 4.0, atol=1e-5)
+    stereo = Spectrogram()(dict(audio=np.stack([x, -x])))['audio']
+    assert stereo.shape == (2, 257, 3)
+    np.testing.assert_allclose(stereo[1], plain[0], atol=1e-5)  # |S(-x)|
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(n_fft=0), r'n_fft=0'),
+    (dict(win_length=1024), r'win_length=1024 must be in \[1, n_fft=512\]'),
+    (dict(window='kaiser'), r"window='kaiser'"),
+    (dict(normalize='minmax'), r"normalize='minmax'"),
+    (dict(normalize='mean_std', mean=1.0), r'needs mean and std'),
+    (dict(mean=1.0, std=2.0), r'only used with'),
+])
+def test_spectrogram_invalid_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Spectrogram(**kwargs)
+
+
+# ----------------------------------------------------------- LoadSpectrogram
+def test_load_spectrogram_pkl_npy_resize(av_writer):
+    rng = np.random.default_rng(2)
+    arr = rng.normal(size=(257, 10)).astype(np.float32)
+    av_writer.spec(av_writer.root / 'a.pkl', arr)
+    av_writer.spec(av_writer.root / 'a.npy', arr[None])
+    for name in ('a.pkl', 'a.npy'):
+        out = LoadSpectrogram()(dict(spec_path=str(av_writer.root / name)))
+        assert out['audio'].shape == (1, 257, 10)
+        assert out['audio'].dtype == np.float32
+        np.testing.assert_array_equal(out['audio'][0], arr)
+    resized = LoadSpectrogram(target_shape=(257, 24))(
+        dict(spec_path=str(av_writer.root / 'a.pkl')))['audio']
+    assert resized.shape == (1, 257, 24)
+    ref = cv2.resize(arr, (24, 257), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(resized[0], ref, atol=1e-4)
+
+
+def test_load_spectrogram_errors(av_writer):
+    av_writer.spec(av_writer.root / 'cube.pkl', np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match=r'cube\.pkl .*shape \(2, 3, 4\)'):
+        LoadSpectrogram()(dict(spec_path=str(av_writer.root / 'cube.pkl')))
+    (av_writer.root / 'junk.pkl').write_bytes(b'not a pickle')
+    with pytest.raises(OSError, match=r'junk\.pkl'):
+        LoadSpectrogram()(dict(spec_path=str(av_writer.root / 'junk.pkl')))
+    with pytest.raises(KeyError, match=r"clip 'c1'.*'spec_path'"):
+        LoadSpectrogram()(dict(clip_id='c1'))
+    with pytest.raises(ValueError, match=r'target_shape=\(257,\)'):
+        LoadSpectrogram(target_shape=(257, ))
+
+
+# --------------------------------------------------------------- LoadFrames
+def test_load_frames_test_indices_are_centres(av_writer):
+    folder = av_writer.root / 'clip'
+    av_writer.frames(folder, n=10)
+    one = LoadFrames(test_mode=True, scale=4)
+    assert one.sample_indices(10).tolist() == [5]
+    assert one.sample_indices(3).tolist() == [1]
+    three = LoadFrames(num_frames=3, test_mode=True, scale=4)
+    # segments [0, 3) [3, 6) [6, 10)
+    assert three.sample_indices(10).tolist() == [1, 4, 8]
+    assert three.sample_indices(9).tolist() == [1, 4, 7]
+    assert three.sample_indices(2).tolist() == [0, 0, 1]  # frames repeat
+    out = three(dict(frames_dir=str(folder)))
+    assert out['frame_inds'].tolist() == [1, 4, 8]
+    assert out['visual'].shape == (3, 3, 4, 4)
+    # grey level of frame i is 10 * i
+    np.testing.assert_allclose(out['visual'][:, 0, 0, 0],
+                               (np.array([10, 40, 80]) - MEAN[0]) / STD[0],
+                               atol=1e-5)
+
+
+def test_load_frames_train_indices_one_per_segment():
+    t = LoadFrames(num_frames=3, scale=4)
+    seen = [set(), set(), set()]
+    for seed in range(30):
+        np.random.seed(seed)
+        inds = t.sample_indices(10)
+        assert 0 <= inds[0] < 3 and 3 <= inds[1] < 6 and 6 <= inds[2] < 10
+        for s, i in zip(seen, inds):
+            s.add(int(i))
+    assert [len(s) for s in seen] == [3, 3, 4]  # every frame gets drawn
+
+
+def _asym_frame(h=16, w=20):
+    """A BGR frame whose every pixel differs: any crop or flip shows."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([xx * 12, yy * 15, (xx + yy) * 7],
+                    axis=-1).astype(np.uint8)
+
+
+def test_load_frames_share_crop_and_flip(av_writer):
+    folder = av_writer.root / 'same'
+    img = _asym_frame()
+    av_writer.frames(folder, images=[img] * 4, ext='.png')
+    t = LoadFrames(num_frames=4, scale=12, flip_prob=0.5)
+    flips, crops = set(), set()
+    for seed in range(12):
+        np.random.seed(seed)
+        out = t(dict(frames_dir=str(folder)))
+        assert out['visual'].shape == (4, 3, 12, 12)
+        for k in range(1, 4):  # identical frames in -> identical crops out
+            np.testing.assert_array_equal(out['visual'][k], out['visual'][0])
+        flips.add(out['frame_flip'])
+        crops.add(out['frame_crop'])
+    assert flips == {True, False}
+    assert len(crops) > 1
+
+
+def test_load_frames_flip_and_full_crop_values(av_writer):
+    folder = av_writer.root / 'asym'
+    img = _asym_frame()  # 16 x 20
+    av_writer.frames(folder, images=[img] * 2, ext='.png')
+    rgb = img[..., ::-1].astype(np.float32)
+    full = dict(scale=(16, 20), crop_scale=(1.0, 1.0),
+                crop_ratio=(20 / 16, 20 / 16))
+    flipped = LoadFrames(num_frames=2, flip_prob=1.0, **full)(
+        dict(frames_dir=str(folder)))
+    assert flipped['frame_crop'] == (0, 0, 16, 20)
+    expect = ((rgb[:, ::-1] - MEAN) / STD).transpose(2, 0, 1)
+    np.testing.assert_allclose(flipped['visual'][0], expect, atol=1e-5)
+    np.testing.assert_allclose(flipped['visual'][1], expect, atol=1e-5)
+    kept = LoadFrames(flip_prob=0.0, **full)(dict(frames_dir=str(folder)))
+    assert kept['visual'].shape == (3, 16, 20)
+    np.testing.assert_allclose(
+        kept['visual'], ((rgb - MEAN) / STD).transpose(2, 0, 1), atol=1e-5)
+
+
+def test_load_frames_normalization_and_channel_order(av_writer):
+    folder = av_writer.root / 'flat'
+    bgr = np.zeros((6, 6, 3), dtype=np.uint8)
+    bgr[...] = (50, 100, 200)  # B, G, R
+    av_writer.frames(folder, images=[bgr], ext='.png')
+    out = LoadFrames(test_mode=True, scale=8)(dict(frames_dir=str(folder)))
+    assert out['visual'].shape == (3, 8, 8)
+    assert out['frame_inds'].tolist() == [0]
+    expect = (np.array([200, 100, 50]) - MEAN) / STD
+    np.testing.assert_allclose(out['visual'][:, 3, 3], expect, atol=1e-5)
+    bgr_out = LoadFrames(
+        test_mode=True, scale=8, to_rgb=False, mean=(0, 0, 0),
+        std=(1, 1, 1))(dict(frames_dir=str(folder)))
+    np.testing.assert_allclose(bgr_out['visual'][:, 0, 0], [50, 100, 200])
+
+
+def test_load_frames_lists_jpg_and_png_by_name(av_writer):
+    folder = av_writer.root / 'mixed'
+    av_writer.frames(folder, n=1, ext='.png', name='b')
+    av_writer.frames(folder, n=1, ext='.jpg', name='a')
+    av_writer.frames(folder, n=1, ext='.jpg', name='c')
+    (folder / 'd.txt').write_text('not a frame')
+    files = LoadFrames().list_frames(str(folder))
+    assert [osp.basename(f) for f in files] == ['a.jpg', 'b.png', 'c.jpg']
+
+
+def test_load_frames_errors(av_writer):
+    empty = av_writer.root / 'empty'
+    empty.mkdir()
+    (empty / 'notes.txt').write_text('no frames here')
+    with pytest.raises(FileNotFoundError,
+                       match=re.escape(str(empty)) + ' holds no'):
+        LoadFrames()(dict(frames_dir=str(empty)))
+    with pytest.raises(KeyError, match=r"clip 'c2'.*'frames_dir'"):
+        LoadFrames()(dict(clip_id='c2', frames_dir=None))
+    for kwargs, match in [(dict(num_frames=0), r'num_frames=0'),
+                          (dict(crop_scale=(0.5, 0.1)), r'crop_scale='),
+                          (dict(flip_prob=2), r'flip_prob=2'),
+                          (dict(std=(1, 0, 1)), r'std=\(1, 0, 1\)'),
+                          (dict(scale=(224, )), r'scale=\(224,\)')]:
+        with pytest.raises(ValueError, match=match):
+            LoadFrames(**kwargs)
+
+
+# ---------------------------------------------------- PackMultiModalInputs
+def test_pack_multimodal_inputs():
+    audio = np.arange(10, dtype=np.float32).reshape(1, 2, 5)
+    visual = np.ones((3, 4, 4), dtype=np.float32)
+    results = dict(audio=audio, visual=visual, gt_label=3, clip_id='abc',
+                   sample_idx=7, frame_inds=np.array([1]), extra='x')
+    packed = PackMultiModalInputs()(results)
+    assert set(packed) == {'inputs', 'data_samples'}
+    inputs = packed['inputs']
+    assert set(inputs) == {'audio', 'visual'}
+    assert isinstance(inputs['audio'], torch.Tensor)
+    assert inputs['audio'].dtype == torch.float32
+    assert inputs['audio'].shape == (1, 2, 5)
+    assert torch.equal(inputs['audio'], torch.from_numpy(audio))
+    ds = packed['data_samples']
+    assert isinstance(ds, DataSample)
+    assert ds.gt_label.tolist() == [3]
+    assert ds.clip_id == 'abc' and ds.sample_idx == 7
+    assert ds.frame_inds.tolist() == [1]
+    assert 'extra' not in ds.metainfo_keys()
+    audio_only = PackMultiModalInputs(modalities='audio')(
+        dict(audio=audio, clip_id='abc'))
+    assert list(audio_only['inputs']) == ['audio']
+    assert 'gt_label' not in audio_only['data_samples']
+    with pytest.raises(KeyError, match=r"modality 'visual' .*clip 'abc'"):
+        PackMultiModalInputs()(dict(audio=audio, clip_id='abc'))
+    with pytest.raises(ValueError, match=r'modalities=\(\)'):
+        PackMultiModalInputs(modalities=())
+
+
+# ------------------------------------------------------------ full pipeline
+def test_avdigits_full_pipeline(av_writer):
+    rows = [('d4_en_0000', '4'), ('d1_de_0001', '1')]
+    root = av_writer.cremad(rows)
+    for clip, _ in rows:  # the generator's layout: 1 s mono, 3 RGB 32x32
+        av_writer.wav(root / 'AudioWAV' / f'{clip}.wav', seconds=1.0)
+        av_writer.frames(root / 'Image-01-FPS' / clip, n=3, size=(32, 32))
+    pipeline = [
+        dict(type='fdkd.LoadAudio', sample_rate=22050, duration=3.0),
+        dict(type='fdkd.Spectrogram', n_fft=512, hop_length=353),
+        dict(type='fdkd.LoadFrames', scale=32, test_mode=True),
+        dict(type='fdkd.PackMultiModalInputs'),
+    ]
+    ds = AVDigitsDataset(
+        ann_file='train.csv', data_root=str(root), pipeline=pipeline)
+    item = ds[0]
+    assert item['inputs']['audio'].shape == (1, 257, 188)
+    assert item['inputs']['visual'].shape == (3, 32, 32)
+    assert item['inputs']['audio'].dtype == torch.float32
+    assert item['data_samples'].gt_label.tolist() == [4]
+    assert item['data_samples'].clip_id == 'd4_en_0000'
+    assert item['data_samples'].frame_inds.tolist() == [1]  # middle of 3
+    batch = default_collate([ds[0], ds[1]])
+    assert batch['inputs']['audio'].shape == (2, 1, 257, 188)
+    assert batch['inputs']['visual'].shape == (2, 3, 32, 32)
+    assert [d.gt_label.item() for d in batch['data_samples']] == [4, 1]
+    assert osp.basename(ds.get_data_info(1)['audio_path']) == \
+        'd1_de_0001.wav'
