@@ -1,0 +1,32 @@
+# Everything AV-digits configs share: data, the two ResNet-18 networks, the
+# FDKD distiller, a short schedule for a 2-core CPU, runtime.
+_base_ = [
+    '../datasets/avdigits.py', '../models/resnet18_av.py',
+    '../models/fdkd_resnet18.py', '../default_runtime.py'
+]
+# ResNet-18 at half width (base/stem channels 32, 256-d feature) keeps the
+# whole demo under 10 minutes on 2 CPU cores; the real-data configs use the
+# paper's full width.
+_width = 32
+_resnet = dict(base_channels=_width, stem_channels=_width)
+audio_model = dict(
+    backbone=_resnet,
+    head=dict(num_classes=10, in_channels=_width * 8))
+visual_model = dict(
+    backbone=_resnet,
+    head=dict(num_classes=10, in_channels=_width * 8))
+fdkd_distiller = dict(num_classes=10, in_channels=_width * 8)
+
+# short schedule: the paper's optimizer and poly decay, fewer epochs
+max_epochs = 12
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='PolyLR', power=0.9, eta_min=1e-4, by_epoch=True, begin=0,
+         end=max_epochs)
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=64, enable=False)
+default_hooks = dict(logger=dict(interval=10))

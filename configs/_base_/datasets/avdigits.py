@@ -1,0 +1,83 @@
+# AV-digits: spoken numerals (libespeak-ng, several languages, noise) paired
+# with real handwritten digits (scikit-learn), in the CREMA-D layout.
+# Built by `tools/dataset_converters/make_avdigits.py` (`make data`).
+dataset_type = 'fdkd.AVDigitsDataset'
+data_root = 'data/avdigits'
+num_classes = 10
+
+# audio: 1 s at 22050 Hz -> STFT n_fft 512, hop 353 -> log |S|: (1, 257, 63)
+audio_train = [
+    dict(type='fdkd.LoadAudio', sample_rate=22050, duration=1.0),
+    dict(type='fdkd.Spectrogram', n_fft=512, hop_length=353),
+]
+audio_test = audio_train
+# visual: one 32x32 frame of the clip's three (random in training, middle
+# at test), random-resized-crop in training; no flip: a mirrored digit is
+# not the same digit
+visual_train = [
+    dict(type='fdkd.LoadFrames', num_frames=1, scale=32,
+         crop_scale=(0.6, 1.0), flip_prob=0.0),
+]
+visual_test = [
+    dict(type='fdkd.LoadFrames', num_frames=1, scale=32, test_mode=True),
+]
+
+modalities = ('audio', 'visual')
+train_pipeline = [
+    *audio_train, *visual_train,
+    dict(type='fdkd.PackMultiModalInputs', modalities=modalities)
+]
+test_pipeline = [
+    *audio_test, *visual_test,
+    dict(type='fdkd.PackMultiModalInputs', modalities=modalities)
+]
+# one-modality pipelines for the unimodal configs
+audio_train_pipeline = [
+    *audio_train, dict(type='fdkd.PackMultiModalInputs', modalities=('audio', ))
+]
+audio_test_pipeline = [
+    *audio_test, dict(type='fdkd.PackMultiModalInputs', modalities=('audio', ))
+]
+visual_train_pipeline = [
+    *visual_train,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('visual', ))
+]
+visual_test_pipeline = [
+    *visual_test,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('visual', ))
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=1,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='train.csv',
+        modalities=modalities,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=1,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='val.csv',
+        test_mode=True,
+        modalities=modalities,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=128,
+    num_workers=1,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='test.csv',
+        test_mode=True,
+        modalities=modalities,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='mmpretrain.Accuracy', topk=(1, ))
+test_evaluator = val_evaluator

@@ -1,0 +1,81 @@
+# AVE (Tian et al. 2018): 28 events, 3339 / 402 / 402 clips (train/val/test).
+# Layout (see fdkd.AVEDataset): trainSet.txt / valSet.txt / testSet.txt rows
+# `Category&id&quality&start&end`, AudioWAV/<id>.wav (16 kHz, from
+# tools/dataset_converters/ave.py), Image-01-FPS-SE/<id>/*.jpg.
+dataset_type = 'fdkd.AVEDataset'
+data_root = 'data/ave'
+num_classes = 28
+
+# paper A.2: spectrogram 257 x 1004 = 10 s at 16 kHz (the event, tiled),
+# window 512, overlap 353 (hop 159), no centring
+audio_train = [
+    dict(type='fdkd.LoadAudio', sample_rate=16000, duration=10.0),
+    dict(type='fdkd.Spectrogram', n_fft=512, hop_length=159, center=False),
+]
+audio_test = audio_train
+visual_train = [
+    dict(type='fdkd.LoadFrames', num_frames=1, scale=224),
+]
+visual_test = [
+    dict(type='fdkd.LoadFrames', num_frames=1, scale=224, test_mode=True),
+]
+
+modalities = ('audio', 'visual')
+train_pipeline = [
+    *audio_train, *visual_train,
+    dict(type='fdkd.PackMultiModalInputs', modalities=modalities)
+]
+test_pipeline = [
+    *audio_test, *visual_test,
+    dict(type='fdkd.PackMultiModalInputs', modalities=modalities)
+]
+# one-modality pipelines for the unimodal configs
+audio_train_pipeline = [
+    *audio_train, dict(type='fdkd.PackMultiModalInputs', modalities=('audio', ))
+]
+audio_test_pipeline = [
+    *audio_test, dict(type='fdkd.PackMultiModalInputs', modalities=('audio', ))
+]
+visual_train_pipeline = [
+    *visual_train,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('visual', ))
+]
+visual_test_pipeline = [
+    *visual_test,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('visual', ))
+]
+
+train_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='trainSet.txt',
+        modalities=modalities,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='valSet.txt',
+        test_mode=True,
+        modalities=modalities,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='testSet.txt',
+        test_mode=True,
+        modalities=modalities,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='mmpretrain.Accuracy', topk=(1, ))
+test_evaluator = val_evaluator

@@ -1,0 +1,36 @@
+# Runtime shared by every fdkd config.
+custom_imports = dict(imports=['fdkd_plugin'], allow_failed_imports=False)
+# unscoped type names resolve in fdkd first, then in MMEngine's root registry;
+# host parts are always named with their scope ('mmpretrain.ResNet')
+default_scope = 'fdkd'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # model selection on the validation split, never on test
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=2,
+        save_best='accuracy/top1',
+        rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+# work_dir/selected.pth -> the checkpoint a distillation config loads
+custom_hooks = [dict(type='fdkd.SelectedCheckpointHook')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+
+log_processor = dict(by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,3 @@
+from .multi_frame_backbone import MultiFrameBackbone
+
+__all__ = ['MultiFrameBackbone']

@@ -1,0 +1,3 @@
+from .freq_decoupled_distiller import FreqDecoupledDistiller
+
+__all__ = ['FreqDecoupledDistiller']

@@ -1,0 +1,282 @@
+"""The FDKD distiller: frequency-decoupled feature distillation with shared
+classifiers (paper §4, Eq. 1-11)."""
+import copy
+from typing import Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmrazor.models.distillers import ConfigurableDistiller
+
+from fdkd_plugin.frequency import frequency_split
+from fdkd_plugin.registry import MODELS
+
+__all__ = ['FreqDecoupledDistiller']
+
+LossResults = Dict[str, torch.Tensor]
+
+
+@MODELS.register_module()
+class FreqDecoupledDistiller(ConfigurableDistiller):
+    r"""Frequency-decoupled cross-modal distillation (FDKD).
+
+    From the recorded student feature :math:`X^s` and teacher feature
+    :math:`X^t` (pre-ReLU output of the last stage, paper A.3) it computes
+
+    - the split (Eq. 1-3, :func:`fdkd_plugin.frequency.frequency_split`):
+      :math:`X = X_{low} + X_{high} (+ DC)`, a 1-D rfft over the channels of
+      pooled ``(N, D)`` features, or a 2-D radial split of ``(N, C, H, W)``
+      maps when ``pool=False``;
+    - ``loss_low`` = :math:`\lambda_1 L_{low}` (Eq. 8, ``fdkd.StdMSELoss``),
+      ``loss_high`` = :math:`\lambda_2 L_{high}` (Eq. 9, ``fdkd.LogMSELoss``);
+    - ``loss_align_{band}_{student,teacher}``: Eq. 10, cross-entropy of one
+      shared classifier :math:`\Phi_{band}` (``fdkd.SharedHead``) on the
+      student's and on the teacher's band feature;
+    - ``loss_task_{band}``: the student's cross-entropy on its low and high
+      features through its own classifiers (the part of :math:`L_{task}`
+      beyond the student's head, whose loss the algorithm logs as
+      ``student.loss``).
+
+    Their sum with the student's task loss is Eq. 11. Every row of the
+    paper's Table 3 and Table 4 is a switch:
+
+    ======== =============================================================
+    switch   effect when False
+    ======== =============================================================
+    freq     no split: one plain feature loss on the raw feature ("Feat"
+             baseline), align/task heads then act on the raw feature
+    align    no shared classifiers (L_align = 0)
+    scale    no standardization (Eq. 4/5 instead of Eq. 8/9)
+    log      MSE instead of LogMSE on the high band
+    use_low  no L_low (Table 4, "High" row)
+    use_high no L_high (Table 4, "Low" row)
+    ======== =============================================================
+
+    Args:
+        num_classes (int): Classes of the shared and task classifiers.
+        in_channels (int): Width D (or C) of the teacher feature, the common
+            width of both.
+        student_recorders (dict): MMRazor recorders on the student.
+        teacher_recorders (dict): MMRazor recorders on the teacher.
+        student_feat (dict): Where the student feature is recorded:
+            ``recorder`` name, optional ``record_idx`` / ``data_idx`` as in
+            MMRazor's mappings. Defaults to ``dict(recorder='feat')``.
+        teacher_feat (dict): Same for the teacher.
+        student_connector (dict, optional): A connector that maps the
+            student feature to ``in_channels`` when the widths differ, e.g.
+            ``dict(type='mmrazor.TorchNNConnector', module_name='Linear',
+            module_args=dict(in_features=768, out_features=1280))``.
+        pool (bool): Global-average-pool ``(N, C, H, W)`` records to
+            ``(N, C)`` before splitting (classification). Defaults to True.
+        cutoff (float): Low-band share of the spectrum (see
+            :func:`frequency_split`); 0.5 = rfft bins 1..D/4 of D/2.
+        keep_dc (bool): Keep the DC bin (the feature mean) in the low band.
+            Defaults to False, the paper's DC filter.
+        freq, align, scale, log, use_low, use_high (bool): The ablation
+            switches above. All True = the full method.
+        task_heads (bool): Add the student's low/high task classifiers.
+        lambda_low (float): :math:`\lambda_1`. Defaults to 1.
+        lambda_high (float): :math:`\lambda_2`. Defaults to 1.
+        align_weight (float): Weight of each L_align term. Defaults to 1.
+        task_weight (float): Weight of each low/high task term.
+        reduction (str): ``'mean'`` (the paper's 1/(N·D)) or
+            ``'sum_per_sample'``; passed to both feature losses.
+        head (dict): Extra config of each ``fdkd.SharedHead`` (e.g.
+            ``act=None`` or ``dropout``).
+        **kwargs: ``ConfigurableDistiller`` arguments: more MMRazor
+            ``distill_losses`` with ``loss_forward_mappings``, connectors,
+            deliveries.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int,
+                 student_recorders: Optional[Dict] = None,
+                 teacher_recorders: Optional[Dict] = None,
+                 student_feat: Optional[Dict] = None,
+                 teacher_feat: Optional[Dict] = None,
+                 student_connector: Optional[Dict] = None,
+                 pool: bool = True,
+                 cutoff: float = 0.5,
+                 keep_dc: bool = False,
+                 freq: bool = True,
+                 align: bool = True,
+                 scale: bool = True,
+                 log: bool = True,
+                 use_low: bool = True,
+                 use_high: bool = True,
+                 task_heads: bool = True,
+                 lambda_low: float = 1.0,
+                 lambda_high: float = 1.0,
+                 align_weight: float = 1.0,
+                 task_weight: float = 1.0,
+                 reduction: str = 'mean',
+                 head: Optional[Dict] = None,
+                 **kwargs) -> None:
+        super().__init__(
+            student_recorders=student_recorders,
+            teacher_recorders=teacher_recorders,
+            **kwargs)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f'num_classes={num_classes!r} must be an int '
+                             '>= 2')
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f'in_channels={in_channels!r} must be a '
+                             'positive int')
+        if not 0 < cutoff < 1:
+            raise ValueError(f'cutoff={cutoff} must be in (0, 1)')
+        if log and not freq:
+            raise ValueError('log=True needs freq=True: LogMSE acts on the '
+                             'high band; set log=False with freq=False')
+        if freq and not (use_low or use_high or align or task_heads):
+            raise ValueError('freq=True with use_low, use_high, align and '
+                             'task_heads all False distills nothing')
+        for name, value in (('lambda_low', lambda_low), ('lambda_high',
+                                                         lambda_high),
+                            ('align_weight', align_weight), ('task_weight',
+                                                             task_weight)):
+            if value < 0:
+                raise ValueError(f'{name}={value} must be >= 0')
+
+        self.student_feat = {'recorder': 'feat', **(student_feat or {})}
+        self.teacher_feat = {'recorder': 'feat', **(teacher_feat or {})}
+        for side, info, manager in (
+            ('student', self.student_feat, self.student_recorders),
+            ('teacher', self.teacher_feat, self.teacher_recorders)):
+            if info['recorder'] not in manager.recorders:
+                raise ValueError(
+                    f'{side}_feat recorder {info["recorder"]!r} is not in '
+                    f'{side}_recorders ({sorted(manager.recorders)})')
+
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.pool = pool
+        self.cutoff = cutoff
+        self.keep_dc = keep_dc
+        self.freq = freq
+        self.align = align
+        self.scale = scale
+        self.log = log
+        self.use_low = use_low
+        self.use_high = use_high
+        self.align_weight = align_weight
+        self.task_weight = task_weight
+
+        self.student_connector = MODELS.build(student_connector) \
+            if student_connector is not None else None
+
+        bands = ('low', 'high') if freq else ('raw', )
+        self.bands = bands
+        low_cfg = dict(
+            type='fdkd.StdMSELoss',
+            loss_weight=lambda_low,
+            standardize=scale,
+            reduction=reduction)
+        high_cfg = dict(
+            type='fdkd.LogMSELoss' if log else 'fdkd.StdMSELoss',
+            loss_weight=lambda_high,
+            standardize=scale,
+            reduction=reduction)
+        self.feature_losses = nn.ModuleDict()
+        if freq:
+            if use_low:
+                self.feature_losses['low'] = MODELS.build(low_cfg)
+            if use_high:
+                self.feature_losses['high'] = MODELS.build(high_cfg)
+        else:
+            self.feature_losses['raw'] = MODELS.build(low_cfg)
+
+        head_cfg = dict(type='fdkd.SharedHead', **(head or {}))
+        head_cfg.update(in_channels=in_channels, num_classes=num_classes)
+        self.align_heads = nn.ModuleDict({
+            band: MODELS.build(copy.deepcopy(head_cfg))
+            for band in bands
+        }) if align else nn.ModuleDict()
+        # the student's own classifiers of its low / high features; a
+        # SharedHead used from one side only is a plain ReLU + Linear
+        self.task_heads = nn.ModuleDict({
+            band: MODELS.build(copy.deepcopy(head_cfg))
+            for band in bands
+        }) if (task_heads and freq) else nn.ModuleDict()
+
+    # ------------------------------------------------------------------
+    def _recorded(self, info: Dict, from_student: bool) -> torch.Tensor:
+        feat = self.get_record(
+            info['recorder'],
+            from_student,
+            record_idx=info.get('record_idx', 0),
+            data_idx=info.get('data_idx'))
+        if self.pool and feat.dim() > 2:
+            feat = feat.flatten(2).mean(-1)  # (N, C, H, W) -> (N, C)
+        return feat
+
+    def _check_shapes(self, student: torch.Tensor,
+                      teacher: torch.Tensor) -> None:
+        if student.shape != teacher.shape:
+            hint = ('set distiller.student_connector to map the student '
+                    'feature to the teacher width, e.g. dict(type='
+                    "'mmrazor.TorchNNConnector', module_name='Linear', "
+                    f'module_args=dict(in_features={student.shape[1]}, '
+                    f'out_features={teacher.shape[1]}))'
+                    if student.shape[0] == teacher.shape[0] else
+                    'teacher and student must see the same batch')
+            raise ValueError(
+                f'recorded student feature {tuple(student.shape)} and '
+                f'teacher feature {tuple(teacher.shape)} differ: {hint}')
+        if teacher.shape[1] != self.in_channels:
+            raise ValueError(
+                f'recorded features have width {teacher.shape[1]} but '
+                f'distiller.in_channels={self.in_channels}; set '
+                f'in_channels={teacher.shape[1]}')
+
+    def _split(self, feat: torch.Tensor) -> Dict[str, torch.Tensor]:
+        if not self.freq:
+            return dict(raw=feat)
+        parts = frequency_split(feat, cutoff=self.cutoff,
+                                keep_dc=self.keep_dc)
+        return dict(low=parts.low, high=parts.high)
+
+    def compute_distill_losses(
+            self, gt_label: Optional[torch.Tensor] = None) -> LossResults:
+        """All FDKD losses (and any configured MMRazor ``distill_losses``).
+
+        Args:
+            gt_label (Tensor, optional): ``(N,)`` class labels; needed when
+                ``align`` or task heads are on. ``CrossModalDistill`` passes
+                them explicitly.
+
+        Returns:
+            dict[str, Tensor]: ``loss_low``, ``loss_high`` (or ``loss_raw``),
+            ``loss_align_{band}_{student,teacher}``, ``loss_task_{band}``
+            and the MMRazor losses.
+        """
+        losses = super().compute_distill_losses()
+        student = self._recorded(self.student_feat, from_student=True)
+        teacher = self._recorded(self.teacher_feat, from_student=False)
+        if self.student_connector is not None:
+            student = self.student_connector(student)
+        self._check_shapes(student, teacher)
+
+        student_bands = self._split(student)
+        teacher_bands = self._split(teacher)
+        for band, loss in self.feature_losses.items():
+            losses[f'loss_{band}'] = loss(student_bands[band],
+                                          teacher_bands[band])
+
+        if len(self.align_heads) or len(self.task_heads):
+            if gt_label is None:
+                raise ValueError(
+                    'FreqDecoupledDistiller needs gt_label for its align / '
+                    'task heads; the batch carries none (set align=False '
+                    'and task_heads=False for label-free distillation)')
+            for band, head in self.align_heads.items():
+                for side, feats in (('student', student_bands),
+                                    ('teacher', teacher_bands)):
+                    logits = head(feats[band], side=side)
+                    losses[f'loss_align_{band}_{side}'] = \
+                        self.align_weight * F.cross_entropy(logits, gt_label)
+            for band, head in self.task_heads.items():
+                logits = head(student_bands[band], side='student')
+                losses[f'loss_task_{band}'] = \
+                    self.task_weight * F.cross_entropy(logits, gt_label)
+        return losses

@@ -1,0 +1,89 @@
+"""Resumable "train, then test the selected checkpoint" runs, for the demo
+and the benchmarks (each run a ``tools/train.py`` + ``tools/test.py``
+process, exactly what a user would type)."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+__all__ = ['REPO_ROOT', 'train_and_test', 'markdown_table']
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _run(cmd: List[str], log: Optional[str]) -> None:
+    print('+', ' '.join(cmd), flush=True)
+    if log is None:
+        subprocess.run(cmd, check=True, cwd=REPO_ROOT)
+        return
+    with open(log, 'a') as f:
+        proc = subprocess.run(
+            cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        with open(log) as f:
+            tail = f.read()[-4000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed ({proc.returncode}); '
+                           f'log {log}:\n{tail}')
+
+
+def train_and_test(config: str,
+                   work_dir: str,
+                   cfg_options: Sequence[str] = (),
+                   fresh: bool = False,
+                   quiet: bool = False) -> Dict[str, float]:
+    """Train ``config`` into ``work_dir``, test ``selected.pth``, return the
+    test metrics (plus ``minutes``).
+
+    A finished run (``done.json`` in ``work_dir``) is reused unless
+    ``fresh``; an interrupted one resumes from its last checkpoint.
+
+    Args:
+        config (str): Config path, relative to the repository.
+        work_dir (str): Work dir, relative to the repository or absolute.
+        cfg_options (Sequence[str]): ``key=value`` overrides for both tools.
+        fresh (bool): Retrain even if done.
+        quiet (bool): Send the tools' output to ``work_dir/run.log``.
+    """
+    abs_dir = osp.join(REPO_ROOT, work_dir)
+    done = osp.join(abs_dir, 'done.json')
+    if osp.isfile(done) and not fresh:
+        with open(done) as f:
+            return json.load(f)
+    os.makedirs(abs_dir, exist_ok=True)
+    log = osp.join(abs_dir, 'run.log') if quiet else None
+    start = time.time()
+    train = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
+    if osp.isfile(osp.join(abs_dir, 'last_checkpoint')) and not fresh:
+        train.append('--resume')
+    opts = ['--cfg-options', *cfg_options] if cfg_options else []
+    _run(train + opts, log)
+    metrics_file = osp.join(work_dir, 'test_metrics.json')
+    _run([
+        sys.executable, 'tools/test.py', config,
+        osp.join(work_dir, 'selected.pth'), '--work-dir', work_dir, '--out',
+        metrics_file, *opts
+    ], log)
+    with open(osp.join(REPO_ROOT, metrics_file)) as f:
+        metrics = {k: float(v) for k, v in json.load(f).items()}
+    metrics['minutes'] = (time.time() - start) / 60
+    tmp = done + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(metrics, f, indent=2)
+    os.replace(tmp, done)
+    return metrics
+
+
+def markdown_table(rows: List[Sequence[str]]) -> str:
+    """A Markdown table; the first row is the header."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+
+    def line(row):
+        return '| ' + ' | '.join(
+            str(c).ljust(w) for c, w in zip(row, widths)) + ' |'
+
+    out = [line(rows[0]), '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
+    out += [line(r) for r in rows[1:]]
+    return '\n'.join(out)

@@ -1,0 +1,58 @@
+"""Every shipped config loads, names existing parts and builds its model."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'unimodal', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'fdkd', '*.py')))
+
+
+def test_configs_exist_for_every_av_pair():
+    names = {osp.relpath(c, osp.join(ROOT, 'configs')) for c in CONFIGS}
+    for ds in ('avdigits', 'crema_d', 'ave', 'vggsound'):
+        for m in ('audio', 'visual'):
+            assert f'unimodal/{ds}_{m}.py' in names
+        assert f'fdkd/{ds}_audio_from_visual.py' in names
+        assert f'fdkd/{ds}_visual_from_audio.py' in names
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=[osp.basename(c)[:-3] for c in CONFIGS])
+def test_config_builds_its_model(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'fdkd'
+    assert cfg.custom_imports.imports == ['fdkd_plugin']
+    model_cfg = cfg.model
+    if model_cfg.type == 'fdkd.CrossModalDistill':
+        model_cfg.teacher_ckpt = None  # not trained here
+        assert model_cfg.teacher_modality != model_cfg.student_modality
+        assert cfg.val_cfg.type == 'fdkd.CrossModalValLoop'
+    with DefaultScope.overwrite_default_scope('fdkd'):
+        model = MODELS.build(model_cfg)
+    n_classes = cfg.num_classes
+    student = getattr(model, 'student', model)
+    assert student.head.num_classes == n_classes
+    # the pipelines pack exactly the modalities the model consumes
+    packed = cfg.train_dataloader.dataset.pipeline[-1]
+    assert packed.type == 'fdkd.PackMultiModalInputs'
+    if model_cfg.type == 'fdkd.CrossModalDistill':
+        assert set(packed.modalities) == {'audio', 'visual'}
+        assert model.distiller.num_classes == n_classes
+    else:
+        assert tuple(packed.modalities) == (
+            student.data_preprocessor.modality, )
+    # the recorded layer exists in both networks
+    if model_cfg.type == 'fdkd.CrossModalDistill':
+        for side in ('student', 'teacher'):
+            recorders = getattr(model.distiller, f'{side}_recorders')
+            for recorder in recorders.recorders.values():
+                net = getattr(model, side)
+                names = dict(net.named_modules())
+                assert recorder.source in names, recorder.source
+    assert all(torch.isfinite(p).all() for p in student.parameters())

@@ -1,0 +1,78 @@
+"""Turn a distillation checkpoint into a plain checkpoint of the student.
+
+The result holds only the student's weights (``architecture.*`` with the
+prefix removed), so ``tools/test.py`` evaluates it with the student's
+unimodal config, and MMPretrain / MMSegmentation load it like any of their
+own checkpoints (it loads under ``torch.load(weights_only=True)``)::
+
+    python tools/model_converters/extract_student.py \\
+        work_dirs/avdigits_audio_from_visual/selected.pth \\
+        work_dirs/avdigits_audio_fdkd.pth
+    python tools/test.py configs/unimodal/avdigits_audio.py \\
+        work_dirs/avdigits_audio_fdkd.pth
+
+``--part teacher`` extracts the teacher instead (useful when it was trained
+too, as in DML or C2KD).
+"""
+import argparse
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import List, Optional
+
+import torch
+
+PREFIXES = {'student': 'architecture.', 'teacher': 'teacher.'}
+
+
+def extract(checkpoint: dict, part: str = 'student') -> OrderedDict:
+    """The ``part``'s weights of a distillation ``checkpoint``, unprefixed.
+
+    Raises:
+        KeyError: if the checkpoint has no ``state_dict`` or no key of
+            ``part`` (not a distillation checkpoint).
+    """
+    prefix = PREFIXES[part]
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, dict):
+        raise KeyError('checkpoint has no state_dict')
+    out = OrderedDict((k[len(prefix):], v) for k, v in state.items()
+                      if k.startswith(prefix))
+    if not out:
+        heads = sorted({k.split('.')[0] for k in state})
+        raise KeyError(f'no "{prefix}*" weights: top-level keys are {heads}; '
+                       'is this a CrossModalDistill checkpoint?')
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='distillation checkpoint (.pth)')
+    parser.add_argument('dst', help='where to write the plain checkpoint')
+    parser.add_argument('--part', choices=sorted(PREFIXES), default='student')
+    args = parser.parse_args(argv)
+    if not osp.isfile(args.src):
+        parser.error(f'{args.src} does not exist')
+    # the run's own checkpoint (message-hub state inside): full unpickling
+    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    try:
+        state = extract(ckpt, args.part)
+    except KeyError as e:
+        parser.error(f'{args.src}: {e.args[0]}')
+    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+    out = dict(
+        meta=dict(
+            source=osp.abspath(args.src),
+            part=args.part,
+            epoch=int(meta.get('epoch', -1)),
+            iter=int(meta.get('iter', -1))),
+        state_dict=state)
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    tmp = args.dst + '.tmp'
+    torch.save(out, tmp)
+    os.replace(tmp, args.dst)
+    print(f'{len(state)} {args.part} tensors -> {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
