@@ -119,11 +119,11 @@ def step_time_ratio(args: argparse.Namespace) -> str:
         'FDKD': 'configs/fdkd/avdigits_audio_from_visual.py',
     }
     torch.manual_seed(0)
-    labels = torch.randint(0, 10, (64, ))
+    labels = torch.randint(0, 10, (32, ))
     batch = dict(
         inputs=dict(
-            audio=torch.randn(64, 1, 257, 63),
-            visual=torch.randn(64, 3, 32, 32)),
+            audio=torch.randn(32, 1, 129, 63),
+            visual=torch.randn(32, 3, 32, 32)),
         data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
     models, wrappers = {}, {}
     with DefaultScope.overwrite_default_scope('fdkd'):
@@ -158,7 +158,7 @@ def step_time_ratio(args: argparse.Namespace) -> str:
     ratio = med['FDKD'] / med['Feat']
     device_name = torch.cuda.get_device_name(device) \
         if device.type == 'cuda' else f'CPU ({torch.get_num_threads()} threads)'
-    rows = [('Step (batch 64, audio student, visual teacher)', 'median ms'),
+    rows = [('Step (batch 32, audio student, visual teacher)', 'median ms'),
             ('Feat (mmrazor.L2Loss)', f'{med["Feat"] * 1e3:.1f}'),
             ('FDKD', f'{med["FDKD"] * 1e3:.1f}'),
             ('FDKD / Feat', f'{ratio:.3f}')]

@@ -83,7 +83,7 @@ def patch_torch_ao_for_mmrazor() -> bool:
     return patched
 
 
-def _load_local_full(filename: str,
+def load_from_local_full(filename: str,
                      map_location: Optional[Any] = None) -> Any:
     """MMEngine's local-file loader with ``weights_only=False``."""
     if not os.path.isfile(filename):
@@ -101,10 +101,10 @@ def register_full_checkpoint_loader() -> Callable:
     """
     from mmengine.runner.checkpoint import CheckpointLoader
     loader = CheckpointLoader._schemes.get('')
-    if loader is not _load_local_full:
+    if loader is not load_from_local_full:
         CheckpointLoader.register_scheme(
-            prefixes='', loader=_load_local_full, force=True)
-    return _load_local_full
+            prefixes='', loader=load_from_local_full, force=True)
+    return load_from_local_full
 
 
 def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> bool:

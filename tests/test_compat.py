@@ -129,4 +129,4 @@ def test_cpu_distributed_fix_works(single_process_group):
 
 def test_apply_all_is_applied_by_import():
     from mmengine.runner.checkpoint import CheckpointLoader
-    assert CheckpointLoader._schemes[''] is compat._load_local_full
+    assert CheckpointLoader._schemes[''] is compat.load_from_local_full

@@ -83,7 +83,7 @@ def test_modalities_are_routed(tiny_avdigits, tmp_path):
     model = runner.model
     batch = next(iter(runner.build_dataloader(runner.cfg.val_dataloader)))
     data = model.data_preprocessor(batch, False)
-    assert data['inputs']['audio'].shape[1:] == (1, 257, 63)
+    assert data['inputs']['audio'].shape[1:] == (1, 129, 63)
     assert data['inputs']['visual'].shape[1:] == (3, 32, 32)
 
     seen = {}

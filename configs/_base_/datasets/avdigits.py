@@ -5,10 +5,15 @@ dataset_type = 'fdkd.AVDigitsDataset'
 data_root = 'data/avdigits'
 num_classes = 10
 
-# audio: 1 s at 22050 Hz -> STFT n_fft 512, hop 353 -> log |S|: (1, 257, 63)
+# audio: 1 s at 22050 Hz -> log |STFT| (1, 129, 63), z-scored per clip.
+# Deviation from the real-data configs (n_fft 512): a 256-sample window
+# halves the cost of the audio network, which dominates the demo's time on
+# a 2-core CPU; per-clip z-scoring (as DI-MML) lets a network trained from
+# scratch for a few hundred steps converge.
 audio_train = [
     dict(type='fdkd.LoadAudio', sample_rate=22050, duration=1.0),
-    dict(type='fdkd.Spectrogram', n_fft=512, hop_length=353),
+    dict(type='fdkd.Spectrogram', n_fft=256, hop_length=353,
+         normalize='zscore'),
 ]
 audio_test = audio_train
 # visual: one 32x32 frame of the clip's three (random in training, middle
@@ -47,8 +52,9 @@ visual_test_pipeline = [
     dict(type='fdkd.PackMultiModalInputs', modalities=('visual', ))
 ]
 
+# batch 32 (paper: 64): twice the SGD steps in the demo's short schedule
 train_dataloader = dict(
-    batch_size=64,
+    batch_size=32,
     num_workers=1,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
