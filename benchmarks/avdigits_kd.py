@@ -29,11 +29,16 @@ DIRECTIONS = {
     'audio_from_visual': ('audio', 'visual'),
     'visual_from_audio': ('visual', 'audio'),
 }
+# name: (row label, config pattern, extra --cfg-options)
 METHODS = {
-    'logit': ('Logit KD', 'configs/baselines/logit/avdigits_{}.py'),
-    'feat': ('Feat', 'configs/baselines/feat/avdigits_{}.py'),
-    'fdkd': ('FDKD', 'configs/fdkd/avdigits_{}.py'),
+    'logit': ('Logit KD', 'configs/baselines/logit/avdigits_{}.py', []),
+    'feat': ('Feat', 'configs/baselines/feat/avdigits_{}.py', []),
+    'fdkd': ('FDKD', 'configs/fdkd/avdigits_{}.py', []),
+    # the feature terms summed over D instead of averaged (D times larger)
+    'fdkd_sum': ('FDKD (sum_per_sample)', 'configs/fdkd/avdigits_{}.py',
+                 ['model.distiller.reduction=sum_per_sample']),
 }
+DEFAULT_METHODS = ['logit', 'feat', 'fdkd']
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -41,7 +46,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--data-root', default='data/avdigits')
     p.add_argument('--work-dir', default='work_dirs/bench_avdigits')
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--methods', nargs='+', default=list(METHODS),
+    p.add_argument('--methods', nargs='+', default=DEFAULT_METHODS,
                    choices=list(METHODS))
     p.add_argument('--epochs', type=int, help='override max_epochs')
     p.add_argument('--out', help='also write the tables to this Markdown file')
@@ -87,13 +92,14 @@ def accuracy_table(args: argparse.Namespace) -> str:
                   flush=True)
         for direction, (student, teacher) in DIRECTIONS.items():
             for method in args.methods:
-                label, pattern = METHODS[method]
+                label, pattern, extra = METHODS[method]
                 work = osp.join(args.work_dir, f'seed{seed}',
                                 f'{method}_{direction}')
                 ckpt = osp.join(uni[teacher], 'selected.pth')
                 r = train_and_test(
                     pattern.format(direction), work,
-                    opts + [f'model.teacher_ckpt={ckpt}'], quiet=True)
+                    opts + extra + [f'model.teacher_ckpt={ckpt}'],
+                    quiet=True)
                 record(label, student, r['accuracy/top1'])
                 print(f'[seed {seed}] {label} {student} <- {teacher}: '
                       f'{r["accuracy/top1"]:.2f}', flush=True)

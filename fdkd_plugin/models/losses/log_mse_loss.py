@@ -1,11 +1,11 @@
 """Log MSE: the high-frequency distillation loss of FDKD (Eq. 9, Eq. 5)."""
-from torch import Tensor, nn
+from torch import Tensor
 
 from fdkd_plugin.frequency import signed_log
 from fdkd_plugin.frequency import standardize as standardize_fn
 from fdkd_plugin.registry import MODELS
-from .utils import (check_loss_weight, check_reduction, check_same_shape,
-                    reduce_squared_error, upcast)
+from .std_mse_loss import StdMSELoss
+from .utils import check_same_shape, reduce_squared_error, upcast
 
 __all__ = ['log_mse_loss', 'LogMSELoss']
 
@@ -46,7 +46,7 @@ def log_mse_loss(student_feat: Tensor,
 
 
 @MODELS.register_module()
-class LogMSELoss(nn.Module):
+class LogMSELoss(StdMSELoss):
     """Log MSE loss for high-frequency features (paper Eq. 9).
 
         loss = loss_weight / (N * D) * || sigma(Std(s)) - sigma(Std(t)) ||^2
@@ -57,6 +57,8 @@ class LogMSELoss(nn.Module):
     1-Lipschitz the loss is at most the :class:`StdMSELoss` value of the same
     pair, hence at most ``4 / D`` with ``reduction='mean'``;
     ``'sum_per_sample'`` is ``D`` times larger.
+
+    Arguments and ``forward`` are those of :class:`StdMSELoss`.
 
     Args:
         loss_weight (float): multiplier (>= 0). Defaults to 1.0.
@@ -69,37 +71,4 @@ class LogMSELoss(nn.Module):
             Defaults to True.
     """
 
-    def __init__(self,
-                 loss_weight: float = 1.0,
-                 standardize: bool = True,
-                 reduction: str = 'mean',
-                 teacher_detach: bool = True) -> None:
-        super().__init__()
-        check_loss_weight(loss_weight)
-        check_reduction(reduction)
-        self.loss_weight = float(loss_weight)
-        self.standardize = bool(standardize)
-        self.reduction = reduction
-        self.teacher_detach = bool(teacher_detach)
-
-    def forward(self, student_feat: Tensor, teacher_feat: Tensor) -> Tensor:
-        """Compute the loss.
-
-        Args:
-            student_feat (Tensor): ``(N, D)`` or ``(N, C, H, W)``.
-            teacher_feat (Tensor): same shape as ``student_feat``.
-
-        Returns:
-            Tensor: a weighted scalar.
-        """
-        if self.teacher_detach:
-            teacher_feat = teacher_feat.detach()
-        loss = log_mse_loss(student_feat, teacher_feat, self.standardize,
-                            self.reduction)
-        return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return (f'loss_weight={self.loss_weight}, '
-                f'standardize={self.standardize}, '
-                f'reduction={self.reduction!r}, '
-                f'teacher_detach={self.teacher_detach}')
+    loss_fn = staticmethod(log_mse_loss)

@@ -67,6 +67,9 @@ class StdMSELoss(nn.Module):
             (mutual learning). Defaults to True.
     """
 
+    # the functional form; LogMSELoss swaps in Eq. 9
+    loss_fn = staticmethod(std_mse_loss)
+
     def __init__(self,
                  loss_weight: float = 1.0,
                  standardize: bool = True,
@@ -92,7 +95,7 @@ class StdMSELoss(nn.Module):
         """
         if self.teacher_detach:
             teacher_feat = teacher_feat.detach()
-        loss = std_mse_loss(student_feat, teacher_feat, self.standardize,
+        loss = self.loss_fn(student_feat, teacher_feat, self.standardize,
                             self.reduction)
         return self.loss_weight * loss
 
