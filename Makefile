@@ -5,6 +5,9 @@
 # `.venv` links to it.
 SHELL := /bin/bash
 PY := .venv/bin/python
+# this clone's package first, whichever clone the shared venv was last
+# pointed at (several clones may share one cached environment)
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 AVDIGITS := data/avdigits
 

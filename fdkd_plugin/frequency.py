@@ -267,8 +267,9 @@ def frequency_split(x: Tensor,
         view[1] = -1
         m_low, m_high = (m.view(view) for m in masks)
         spec = torch.fft.rfft(xf, dim=1)  # (N, D//2+1[, H, W]) complex
-        low = torch.fft.irfft(spec * m_low, n=d, dim=1)  # (N, D[, H, W])
-        high = torch.fft.irfft(spec * m_high, n=d, dim=1)
+        # both bands in one inverse transform: (2, N, D//2+1[, H, W])
+        bands = torch.stack([spec * m_low, spec * m_high])
+        low, high = torch.fft.irfft(bands, n=d, dim=2)  # (N, D[, H, W]) each
     else:
         h, w = x.shape[2], x.shape[3]
         m_low = radial_low_pass_mask(h, w, cutoff, device=x.device)
@@ -276,8 +277,8 @@ def frequency_split(x: Tensor,
         m_dc[0, 0] = True
         m_high = ~(m_low | m_dc)
         spec = torch.fft.rfft2(xf, dim=(2, 3))  # (N, C, H, W//2+1) complex
-        low = torch.fft.irfft2(spec * m_low, s=(h, w), dim=(2, 3))
-        high = torch.fft.irfft2(spec * m_high, s=(h, w), dim=(2, 3))
+        bands = torch.stack([spec * m_low, spec * m_high])  # (2, N, C, ...)
+        low, high = torch.fft.irfft2(bands, s=(h, w), dim=(3, 4))
 
     # Bin 0 of an rfft is the sum of the signal: as a signal it is the mean.
     dc = xf.mean(dim=split_dims, keepdim=True).expand_as(xf)  # x's shape

@@ -16,12 +16,16 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def _run(cmd: List[str], log: Optional[str]) -> None:
     print('+', ' '.join(cmd), flush=True)
+    # the tools import this checkout's package, not another clone's
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
     if log is None:
-        subprocess.run(cmd, check=True, cwd=REPO_ROOT)
+        subprocess.run(cmd, check=True, cwd=REPO_ROOT, env=env)
         return
     with open(log, 'a') as f:
         proc = subprocess.run(
-            cmd, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT)
+            cmd, cwd=REPO_ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
     if proc.returncode:
         with open(log) as f:
             tail = f.read()[-4000:]

@@ -1,7 +1,7 @@
 """The FDKD distiller: frequency-decoupled feature distillation with shared
 classifiers (paper §4, Eq. 1-11)."""
 import copy
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -229,12 +229,39 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                 f'distiller.in_channels={self.in_channels}; set '
                 f'in_channels={teacher.shape[1]}')
 
-    def _split(self, feat: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def _split(self, student: torch.Tensor, teacher: torch.Tensor
+               ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """Band features of both sides, from one transform of the pair."""
         if not self.freq:
-            return dict(raw=feat)
-        parts = frequency_split(feat, cutoff=self.cutoff,
-                                keep_dc=self.keep_dc)
-        return dict(low=parts.low, high=parts.high)
+            return dict(raw=student), dict(raw=teacher)
+        n = student.shape[0]
+        parts = frequency_split(
+            torch.cat([student, teacher]),  # (2N, ...)
+            cutoff=self.cutoff,
+            keep_dc=self.keep_dc)
+        return (dict(low=parts.low[:n], high=parts.high[:n]),
+                dict(low=parts.low[n:], high=parts.high[n:]))
+
+    def _align_losses(self, band: str, student: torch.Tensor,
+                      teacher: torch.Tensor,
+                      gt_label: torch.Tensor) -> LossResults:
+        """Eq. 10 for one band: the shared head's CE on each side."""
+        head = self.align_heads[band]
+        n = student.shape[0]
+        if len(head.projections):  # per-side projections: two passes
+            logits_s = head(student, side='student')
+            logits_t = head(teacher, side='teacher')
+            ce_s = F.cross_entropy(logits_s, gt_label)
+            ce_t = F.cross_entropy(logits_t, gt_label)
+        else:  # the same weights see both: one pass over the pair
+            logits = head(torch.cat([student, teacher]))  # (2N, classes)
+            ce = F.cross_entropy(
+                logits, gt_label.repeat(2), reduction='none')  # (2N, )
+            ce_s, ce_t = ce[:n].mean(), ce[n:].mean()
+        return {
+            f'loss_align_{band}_student': self.align_weight * ce_s,
+            f'loss_align_{band}_teacher': self.align_weight * ce_t,
+        }
 
     def compute_distill_losses(
             self, gt_label: Optional[torch.Tensor] = None) -> LossResults:
@@ -257,8 +284,7 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
             student = self.student_connector(student)
         self._check_shapes(student, teacher)
 
-        student_bands = self._split(student)
-        teacher_bands = self._split(teacher)
+        student_bands, teacher_bands = self._split(student, teacher)
         for band, loss in self.feature_losses.items():
             losses[f'loss_{band}'] = loss(student_bands[band],
                                           teacher_bands[band])
@@ -269,12 +295,10 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                     'FreqDecoupledDistiller needs gt_label for its align / '
                     'task heads; the batch carries none (set align=False '
                     'and task_heads=False for label-free distillation)')
-            for band, head in self.align_heads.items():
-                for side, feats in (('student', student_bands),
-                                    ('teacher', teacher_bands)):
-                    logits = head(feats[band], side=side)
-                    losses[f'loss_align_{band}_{side}'] = \
-                        self.align_weight * F.cross_entropy(logits, gt_label)
+            for band in self.align_heads:
+                losses.update(
+                    self._align_losses(band, student_bands[band],
+                                       teacher_bands[band], gt_label))
             for band, head in self.task_heads.items():
                 logits = head(student_bands[band], side='student')
                 losses[f'loss_task_{band}'] = \
