@@ -187,6 +187,7 @@ def test_pooled_maps_and_labels_required(batch):
     (dict(num_classes=1), r'num_classes=1'),
     (dict(freq=False), r'log=True needs freq=True'),
     (dict(lambda_low=-1), r'lambda_low=-1'),
+    (dict(freq=False, log=False, use_low=False), r'one raw band'),
     (dict(student_feat=dict(recorder='nope')), r"'nope' is not in"),
 ])
 def test_bad_config_values_are_named(bad, match):

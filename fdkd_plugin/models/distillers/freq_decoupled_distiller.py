@@ -43,8 +43,10 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
     ======== =============================================================
     switch   effect when False
     ======== =============================================================
-    freq     no split: one plain feature loss on the raw feature ("Feat"
-             baseline), align/task heads then act on the raw feature
+    freq     no split: one feature loss on the raw feature ("Feat"
+             baseline); the shared head acts on the raw feature, and no
+             extra task head is added (the raw feature's task loss is the
+             student's own head); use_low / use_high must stay True
     align    no shared classifiers (L_align = 0)
     scale    no standardization (Eq. 4/5 instead of Eq. 8/9)
     log      MSE instead of LogMSE on the high band
@@ -128,6 +130,9 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         if log and not freq:
             raise ValueError('log=True needs freq=True: LogMSE acts on the '
                              'high band; set log=False with freq=False')
+        if not freq and not (use_low and use_high):
+            raise ValueError('use_low / use_high pick bands of the frequency '
+                             'split; with freq=False there is one raw band')
         if freq and not (use_low or use_high or align or task_heads):
             raise ValueError('freq=True with use_low, use_high, align and '
                              'task_heads all False distills nothing')
@@ -154,11 +159,6 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         self.cutoff = cutoff
         self.keep_dc = keep_dc
         self.freq = freq
-        self.align = align
-        self.scale = scale
-        self.log = log
-        self.use_low = use_low
-        self.use_high = use_high
         self.align_weight = align_weight
         self.task_weight = task_weight
 
@@ -166,7 +166,6 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
             if student_connector is not None else None
 
         bands = ('low', 'high') if freq else ('raw', )
-        self.bands = bands
         low_cfg = dict(
             type='fdkd.StdMSELoss',
             loss_weight=lambda_low,
