@@ -22,8 +22,8 @@ from typing import Dict, List, Optional
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import fdkd_plugin  # noqa: E402,F401
-from fdkd_plugin.utils.runs import (REPO_ROOT, markdown_table,  # noqa: E402
-                                    train_and_test)
+from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,  # noqa: E402
+                                    markdown_table, train_and_test)
 
 DIRECTIONS = {
     'audio_from_visual': ('audio', 'visual'),
@@ -64,16 +64,7 @@ def mean_std(values: List[float]) -> str:
 
 
 def accuracy_table(args: argparse.Namespace) -> str:
-    common = [
-        f'{loader}.dataset.data_root={args.data_root}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-    ]
-    if args.epochs:
-        common += [
-            f'train_cfg.max_epochs={args.epochs}',
-            f'param_scheduler.0.end={args.epochs}'
-        ]
+    common = data_options(args.data_root, args.epochs)
     acc: Dict[str, Dict[str, List[float]]] = {}
 
     def record(row: str, col: str, value: float) -> None:

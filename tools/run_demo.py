@@ -16,7 +16,8 @@ import sys
 from typing import List, Optional
 
 import fdkd_plugin  # noqa: F401
-from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table, train_and_test
+from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, markdown_table,
+                                    train_and_test)
 
 TEACHER = ('Uni (teacher)', 'visual', 'configs/unimodal/avdigits_visual.py',
            'avdigits_visual')
@@ -45,16 +46,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not osp.isfile(osp.join(REPO_ROOT, args.data_root, 'test.csv')):
         sys.exit(f'{args.data_root}/test.csv not found: build AV-digits with '
                  '`make data` (tools/dataset_converters/make_avdigits.py)')
-    common = [
-        f'{loader}.dataset.data_root={args.data_root}'
-        for loader in ('train_dataloader', 'val_dataloader',
-                       'test_dataloader')
-    ]
-    if args.epochs:
-        common += [
-            f'train_cfg.max_epochs={args.epochs}',
-            f'param_scheduler.0.end={args.epochs}'
-        ]
+    common = data_options(args.data_root, args.epochs)
     teacher_ckpt = osp.join(args.work_dir, TEACHER[3], 'selected.pth')
     results = {}
     for label, modality, config, name in STEPS:

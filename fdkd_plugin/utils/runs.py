@@ -9,7 +9,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-__all__ = ['REPO_ROOT', 'train_and_test', 'markdown_table']
+__all__ = ['REPO_ROOT', 'data_options', 'train_and_test', 'markdown_table']
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -31,6 +31,22 @@ def _run(cmd: List[str], log: Optional[str]) -> None:
             tail = f.read()[-4000:]
         raise RuntimeError(f'{" ".join(cmd)} failed ({proc.returncode}); '
                            f'log {log}:\n{tail}')
+
+
+def data_options(data_root: str,
+                 epochs: Optional[int] = None) -> List[str]:
+    """``--cfg-options`` that point every loader at ``data_root`` and, if
+    given, shorten the schedule (``max_epochs`` and the poly decay's end)."""
+    opts = [
+        f'{loader}.dataset.data_root={data_root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ]
+    if epochs:
+        opts += [
+            f'train_cfg.max_epochs={epochs}', f'param_scheduler.0.end={epochs}'
+        ]
+    return opts
 
 
 def train_and_test(config: str,
