@@ -1,0 +1,21 @@
+"""Analysis of trained modality pairs: the measurements behind the paper's
+figures (CKA of raw / low / high features, Fig. 1 and Appendix B; feature
+statistics, Fig. 2; t-SNE, Fig. 6). The command-line tools live in
+``tools/analysis_tools/``.
+
+Importable on its own (``import fdkd_plugin.analysis``); it is not imported
+by ``import fdkd_plugin``.
+"""
+from .cka import band_cka, linear_cka
+from .features import (BANDS, FDKD_FEATURE, FeatureExtractor, FeatureSource,
+                       extract_features, extract_paired_features,
+                       network_modality, split_bands)
+from .loading import (Network, build_paired_loader, load_config, load_networks,
+                      packed_modalities)
+
+__all__ = [
+    'linear_cka', 'band_cka', 'BANDS', 'FDKD_FEATURE', 'FeatureSource',
+    'FeatureExtractor', 'extract_features', 'extract_paired_features',
+    'network_modality', 'split_bands', 'Network', 'load_config',
+    'load_networks', 'packed_modalities', 'build_paired_loader'
+]
