@@ -11,13 +11,14 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 AVDIGITS := data/avdigits
 
-.PHONY: all venv data demo test help
+.PHONY: all venv data demo test help table
 all: help
 
 help:
 	@echo "make demo  - install (once), build AV-digits, train teacher, FDKD student and baseline, print the table"
 	@echo "make test  - install (once), run the test suite on CPU"
 	@echo "make data  - build the AV-digits data set only"
+	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [OUT=docs/results.md] - train teachers and every method both ways (resumable), print Table 1"
 
 venv:
 	@bash tools/install_env.sh
@@ -32,3 +33,10 @@ demo: data
 
 test: venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# Table 1 for one data set: teachers + every method with configs, both
+# directions, per seed (tools/run_table.py; resumable, ~3 min a run on CPU)
+DATASET ?= avdigits
+SEEDS ?= 0 1 2
+table: $(if $(filter avdigits,$(DATASET)),data,venv)
+	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(WORK_DIR),--work-dir $(WORK_DIR)) $(if $(OUT),--out $(OUT))

@@ -1,0 +1,216 @@
+"""tools/run_table.py: which runs it plans, which teacher each student gets,
+resuming, progress, with a fake train_and_test (no training)."""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config, DictAction
+
+from fdkd_helpers import REPO_ROOT, load_script
+
+run_table = load_script('tools/run_table.py')
+
+
+def dump(cfg, path):
+    """``cfg.dump(path)`` without its yapf formatting (0.6 s a config): the
+    same Python values, one assignment per key."""
+    with open(path, 'w') as f:
+        f.writelines(f'{k} = {v!r}\n' for k, v in cfg.to_dict().items())
+
+
+def test_plan_layout_options_and_teachers():
+    runs = run_table.plan(
+        'avdigits', [0, 2], ['logit', 'fdkd'], 'wd', 'data/x', epochs=3)
+    assert [
+        (r.seed, r.method, r.student, r.teacher, r.work_dir) for r in runs[:6]
+    ] == [
+        (0, 'uni', 'audio', None, 'wd/seed0/avdigits_audio'),
+        (0, 'uni', 'visual', None, 'wd/seed0/avdigits_visual'),
+        (0, 'logit', 'audio', 'visual', 'wd/seed0/logit_audio_from_visual'),
+        (0, 'fdkd', 'audio', 'visual', 'wd/seed0/fdkd_audio_from_visual'),
+        (0, 'logit', 'visual', 'audio', 'wd/seed0/logit_visual_from_audio'),
+        (0, 'fdkd', 'visual', 'audio', 'wd/seed0/fdkd_visual_from_audio'),
+    ]
+    assert len(runs) == 12 and runs[6].work_dir == 'wd/seed2/avdigits_audio'
+    assert [r.config for r in runs[:6]] == [
+        'configs/unimodal/avdigits_audio.py',
+        'configs/unimodal/avdigits_visual.py',
+        'configs/baselines/logit/avdigits_audio_from_visual.py',
+        'configs/fdkd/avdigits_audio_from_visual.py',
+        'configs/baselines/logit/avdigits_visual_from_audio.py',
+        'configs/fdkd/avdigits_visual_from_audio.py',
+    ]
+    data = [
+        f'{loader}.dataset.data_root=data/x'
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    ]
+    schedule = ['train_cfg.max_epochs=3', 'param_scheduler.0.end=3']
+    assert runs[0].cfg_options == data + schedule + ['randomness.seed=0']
+    # each student learns from the other modality's teacher of its seed
+    assert runs[9].cfg_options == data + schedule + [
+        'randomness.seed=2',
+        'model.teacher_ckpt=wd/seed2/avdigits_visual/selected.pth'
+    ]
+    assert runs[9].teacher_dir == 'wd/seed2/avdigits_visual'
+    assert runs[11].cfg_options[-1] == \
+        'model.teacher_ckpt=wd/seed2/avdigits_audio/selected.pth'
+    assert runs[0].teacher_dir is None
+    # the same folders as benchmarks/avdigits_kd.py, so its runs are reused
+    bench = 'work_dirs/bench_avdigits'
+    assert run_table.plan('avdigits', [1], ['feat'], bench,
+                          'data/avdigits')[2].work_dir == \
+        f'{bench}/seed1/feat_audio_from_visual'
+    assert run_table.directions_of('crisismmd') == [
+        ('text_from_image', 'text', 'image'),
+        ('image_from_text', 'image', 'text')
+    ]
+    with pytest.raises(ValueError, match=r"dataset='mnist' must be one of"):
+        run_table.plan('mnist', [0], ['fdkd'], 'wd', 'data/x')
+
+
+class FakeTraining:
+    """train_and_test without training: reuses done.json like the real one;
+    otherwise advances a fake clock and writes done.json with a value."""
+
+    def __init__(self, minutes, fail=(), dump=False):
+        self.now = 1000.0
+        self.minutes = minutes  # run kind -> minutes a training takes
+        self.fail = set(fail)
+        self.dump = dump
+        self.trained = []
+        self.configs = {}  # config path -> Config, loaded once
+
+    def clock(self):
+        return self.now
+
+    def __call__(self,
+                 config,
+                 work_dir,
+                 cfg_options=(),
+                 fresh=False,
+                 quiet=False):
+        assert quiet
+        done = osp.join(REPO_ROOT, work_dir, 'done.json')
+        if osp.isfile(done):
+            with open(done) as f:
+                return json.load(f)
+        name = osp.basename(work_dir)
+        kind = 'kd' if '_from_' in name else name.split('_')[-1]
+        self.now += 60 * self.minutes[kind]
+        self.trained.append(work_dir)
+        if name in self.fail:
+            raise RuntimeError(f'{config} failed (1)')
+        os.makedirs(work_dir, exist_ok=True)
+        if self.dump:  # what MMEngine leaves: the merged config
+            parser = argparse.ArgumentParser()
+            parser.add_argument('--o', nargs='+', action=DictAction)
+            if config not in self.configs:
+                self.configs[config] = Config.fromfile(
+                    osp.join(REPO_ROOT, config), lazy_import=False)
+            cfg = copy.deepcopy(self.configs[config])
+            cfg.merge_from_dict(parser.parse_args(['--o', *cfg_options]).o)
+            dump(cfg, osp.join(work_dir, osp.basename(config)))
+        seed = int(work_dir.split('seed')[-1].split(os.sep)[0])
+        value = 70.0 + 10 * ('fdkd' in name) + seed + len(name) / 100
+        result = {'accuracy/top1': value, 'minutes': self.minutes[kind]}
+        with open(done, 'w') as f:
+            json.dump(result, f)
+        return result
+
+
+def test_execute_resumes_and_reports_eta(tmp_path):
+    wd = str(tmp_path / 'wd')
+    runs = run_table.plan('avdigits', [0], ['fdkd'], wd, 'data/x')
+    # the audio teacher finished earlier (5 min recorded in its done.json)
+    os.makedirs(runs[0].work_dir)
+    with open(osp.join(runs[0].work_dir, 'done.json'), 'w') as f:
+        json.dump({'accuracy/top1': 80.2, 'minutes': 5.0}, f)
+    fake = FakeTraining({'visual': 2, 'audio': 4, 'kd': 3})
+    lines = []
+    results = run_table.execute(
+        runs,
+        train=fake,
+        progress=run_table.Progress(fake.clock),
+        log=lines.append)
+    assert fake.trained == [r.work_dir for r in runs[1:]]
+    assert results[runs[0].work_dir] == {'accuracy/top1': 80.2, 'minutes': 5.0}
+    # ETA: remaining runs x mean minutes of finished runs of their kind
+    # (any kind before one finished): 3 x 5; 2 x mean(5, 2); 1 x 3; 0
+    assert lines == [
+        '[1/4] seed0 uni audio: accuracy/top1 80.20 (reused, 5.0 min) | '
+        'elapsed 0:00:00 | ETA 0:15:00',
+        '[2/4] seed0 uni visual: accuracy/top1 70.15 (trained, 2.0 min) | '
+        'elapsed 0:02:00 | ETA 0:07:00',
+        '[3/4] seed0 fdkd audio<-visual: accuracy/top1 80.22 (trained, '
+        '3.0 min) | elapsed 0:05:00 | ETA 0:03:00',
+        '[4/4] seed0 fdkd visual<-audio: accuracy/top1 80.22 (trained, '
+        '3.0 min) | elapsed 0:08:00 | ETA 0:00:00',
+    ]
+    # a second sweep trains nothing
+    again = FakeTraining({'visual': 2, 'audio': 4, 'kd': 3})
+    run_table.execute(runs, train=again, log=lambda s: None)
+    assert again.trained == []
+
+
+def test_failed_teacher_skips_only_its_students(tmp_path):
+    wd = str(tmp_path / 'wd')
+    runs = run_table.plan('avdigits', [0], ['logit', 'fdkd'], wd, 'data/x')
+    fake = FakeTraining({
+        'visual': 1,
+        'audio': 1,
+        'kd': 1
+    },
+                        fail={'avdigits_visual'})
+    lines = []
+    results = run_table.execute(runs, train=fake, log=lines.append)
+    # the audio students (visual teacher) are skipped, the others train
+    assert [osp.basename(w) for w in fake.trained] == [
+        'avdigits_audio', 'avdigits_visual', 'logit_visual_from_audio',
+        'fdkd_visual_from_audio'
+    ]
+    assert results[runs[1].work_dir].startswith('failed: ')
+    assert results[runs[2].work_dir] == 'skipped: teacher failed'
+    assert 'FAILED (RuntimeError), see ' in lines[1]
+    assert lines[2] == '[3/6] seed0 logit audio<-visual: skipped, its ' \
+        'teacher failed'
+
+
+@pytest.mark.slow
+def test_main_sweeps_then_collects(tmp_path, monkeypatch, capsys):
+    """The whole command with training faked: this repository's configs are
+    dumped as the tools would, then collected into the table."""
+    fake = FakeTraining({'visual': 1, 'audio': 1, 'kd': 1}, dump=True)
+    monkeypatch.setattr(run_table, 'train_and_test', fake)
+    data = tmp_path / 'data'
+    data.mkdir()
+    md, table_csv = str(tmp_path / 'results.md'), str(tmp_path / 't.csv')
+    argv = [
+        '--dataset', 'avdigits', '--seeds', '0', '1', '--methods', 'logit',
+        'fdkd', '--work-dir',
+        str(tmp_path / 'wd'), '--data-root',
+        str(data), '--out', md, '--out-csv', table_csv
+    ]
+    assert run_table.main(argv) == 0
+    assert len(fake.trained) == 12
+    out = capsys.readouterr().out
+    assert out.startswith('12 runs (0 done, 12 to train) under ')
+    with open(md) as f:
+        text = f.read()
+    assert text in out
+    rows = [[c.strip() for c in ln.strip('|').split('|')]
+            for ln in text.splitlines() if ln.startswith('| ')]
+    # fake values: 70 (+10 for FDKD) + seed + len(folder name) / 100
+    assert rows == [
+        ['Category', 'Method', 'AV-digits A', 'AV-digits V'],
+        ['Uni-Modal', 'Uni (w/o KD)', '70.64 ± 0.71', '70.65 ± 0.71'],
+        ['Logits', 'Logit', '<u>70.73 ± 0.71</u>', '<u>70.73 ± 0.71</u>'],
+        ['Cross-Modal', 'Ours (FDKD)', '**80.72 ± 0.71**', '**80.72 ± 0.71**'],
+    ]
+    assert 'best accuracy/top1 on the validation split (val.csv)' in text
+    # resumed: nothing trained again
+    assert run_table.main(argv) == 0
+    assert len(fake.trained) == 12
+    assert '12 runs (12 done, 0 to train)' in capsys.readouterr().out

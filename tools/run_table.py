@@ -1,0 +1,343 @@
+"""Train and test every Table 1 run of one data set, then collect the table.
+
+    python tools/run_table.py --dataset avdigits --seeds 0 1 2 \\
+        --out docs/results.md          # or: make table DATASET=avdigits
+
+Per seed: the two unimodal models (``configs/unimodal/{dataset}_{m}.py``,
+the teachers and the "Uni" row), then every method in both directions
+(``configs/baselines/{method}/{dataset}_{direction}.py``,
+``configs/fdkd/{dataset}_{direction}.py``), each student distilled from the
+``selected.pth`` of the teacher of the same seed. The layout is that of
+``benchmarks/avdigits_kd.py``::
+
+    {work_dir}/seed{s}/{dataset}_{modality}/      teachers / Uni
+    {work_dir}/seed{s}/{method}_{direction}/      e.g. fdkd_audio_from_visual
+
+so ``--work-dir work_dirs/bench_avdigits`` reuses the benchmark's runs. Each
+run is ``fdkd_plugin.utils.runs.train_and_test`` (``tools/train.py`` then
+``tools/test.py`` on ``selected.pth``): a finished run (``done.json``) is
+reused, an interrupted one resumes, so the sweep continues where it stopped.
+A failed run is reported and the sweep goes on (the students of a failed
+teacher are skipped); the exit status is then 1. At the end
+``tools/analysis_tools/collect_results.py`` prints the table of everything
+under ``--work-dir`` (written to ``--out`` / ``--out-csv`` when given).
+"""
+import argparse
+import datetime
+import importlib.util
+import os.path as osp
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from fdkd_plugin.utils.runs import (
+    REPO_ROOT,
+    data_options,  # noqa: E402
+    train_and_test)
+
+
+def _load_collector():
+    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'collect_results.py')
+    spec = importlib.util.spec_from_file_location('_collect_results', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+collector = _load_collector()
+
+# Table 1's distillation methods in the paper's order (Uni is the teachers)
+METHODS = [
+    'logit', 'dist', 'dml', 'nkd', 'dkd', 'feat', 'pkd', 'ofd', 'afd', 'c2kd',
+    'fdkd'
+]
+CPU_TIMES = """CPU time per run on 2 cores (AV-digits, its 12-epoch schedule):
+about 1.2 min for the visual Uni, 2.7-5 min for the audio Uni and about
+3 min per distillation run; one seed of all 11 methods in both directions is
+2 + 22 runs, about 70 min, so 3 seeds take about 3.5 h. The real data sets
+(CREMA-D, AVE, VGGSound) need a GPU."""
+
+
+@dataclass
+class PlannedRun:
+    """One train-and-test run of the sweep."""
+    seed: int
+    method: str  # 'uni' for a unimodal model (a teacher)
+    student: str  # modality of the trained model
+    teacher: Optional[str]  # modality of its teacher, None for 'uni'
+    config: str
+    work_dir: str
+    cfg_options: List[str] = field(default_factory=list)
+    teacher_dir: Optional[str] = None  # the teacher run's work dir
+
+    @property
+    def name(self) -> str:
+        if self.teacher is None:
+            return f'seed{self.seed} uni {self.student}'
+        return f'seed{self.seed} {self.method} {self.student}<-{self.teacher}'
+
+    def is_done(self) -> bool:
+        return osp.isfile(osp.join(REPO_ROOT, self.work_dir, 'done.json'))
+
+
+def modalities_of(dataset: str) -> Sequence[str]:
+    if dataset not in collector.DATASETS:
+        raise ValueError(f'dataset={dataset!r} must be one of '
+                         f'{sorted(collector.DATASETS)}')
+    return collector.DATASETS[dataset][1]
+
+
+def directions_of(dataset: str) -> List[tuple]:
+    """``(direction, student, teacher)``, first modality as student first."""
+    a, b = modalities_of(dataset)
+    return [(f'{a}_from_{b}', a, b), (f'{b}_from_{a}', b, a)]
+
+
+def method_config(method: str, dataset: str, direction: str) -> str:
+    if method == 'fdkd':
+        return f'configs/fdkd/{dataset}_{direction}.py'
+    return f'configs/baselines/{method}/{dataset}_{direction}.py'
+
+
+def available_methods(dataset: str) -> List[str]:
+    """Methods with a config for both directions of ``dataset``."""
+    return [
+        m for m in METHODS if all(
+            osp.isfile(osp.join(REPO_ROOT, method_config(m, dataset, d)))
+            for d, _, _ in directions_of(dataset))
+    ]
+
+
+def config_data_root(dataset: str) -> str:
+    """The ``data_root`` the data set's configs use (``data/avdigits``)."""
+    from mmengine.config import Config
+    config = f'configs/unimodal/{dataset}_{modalities_of(dataset)[0]}.py'
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config), lazy_import=False)
+    return cfg.train_dataloader.dataset.data_root
+
+
+def plan(dataset: str,
+         seeds: Sequence[int],
+         methods: Sequence[str],
+         work_dir: str,
+         data_root: str,
+         epochs: Optional[int] = None) -> List[PlannedRun]:
+    """The runs, in order: per seed the teachers, then each direction's
+    students."""
+    common = data_options(data_root, epochs)
+    runs = []
+    for seed in seeds:
+        opts = common + [f'randomness.seed={seed}']
+        teachers = {}
+        for modality in modalities_of(dataset):
+            name = f'{dataset}_{modality}'
+            teachers[modality] = osp.join(work_dir, f'seed{seed}', name)
+            runs.append(
+                PlannedRun(seed, 'uni', modality, None,
+                           f'configs/unimodal/{name}.py', teachers[modality],
+                           list(opts)))
+        for direction, student, teacher in directions_of(dataset):
+            for method in methods:
+                ckpt = osp.join(teachers[teacher], 'selected.pth')
+                runs.append(
+                    PlannedRun(
+                        seed,
+                        method,
+                        student,
+                        teacher,
+                        method_config(method, dataset, direction),
+                        osp.join(work_dir, f'seed{seed}',
+                                 f'{method}_{direction}'),
+                        opts + [f'model.teacher_ckpt={ckpt}'],
+                        teacher_dir=teachers[teacher]))
+    return runs
+
+
+def _hms(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return '?'
+    return str(datetime.timedelta(seconds=int(round(seconds))))
+
+
+class Progress:
+    """Elapsed time and an ETA from the minutes of finished runs (trained
+    now, or recorded in a reused run's ``done.json``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.start = clock()
+        self.minutes: Dict[str, List[float]] = {}
+
+    @staticmethod
+    def kind(run: PlannedRun) -> str:
+        # teachers differ per modality (audio Uni ~3x visual Uni); the
+        # distillation runs of a data set take about the same time
+        return f'uni_{run.student}' if run.teacher is None else 'kd'
+
+    def record(self, run: PlannedRun, minutes: Optional[float]) -> None:
+        if minutes is not None:
+            self.minutes.setdefault(self.kind(run), []).append(minutes)
+
+    def estimate(self, run: PlannedRun) -> Optional[float]:
+        """Minutes ``run`` should take, or None before any run finished."""
+        same = self.minutes.get(self.kind(run))
+        if same:
+            return statistics.mean(same)
+        every = [m for ms in self.minutes.values() for m in ms]
+        return statistics.mean(every) if every else None
+
+    def eta(self, remaining: Sequence[PlannedRun]) -> Optional[float]:
+        """Seconds left for the ``remaining`` runs."""
+        todo = [r for r in remaining if not r.is_done()]
+        estimates = [self.estimate(r) for r in todo]
+        if any(e is None for e in estimates):
+            return None
+        return 60 * sum(estimates)
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+
+def execute(runs: Sequence[PlannedRun],
+            train: Optional[Callable[..., Dict[str, float]]] = None,
+            progress: Optional[Progress] = None,
+            metrics: Sequence[str] = ('accuracy/top1', 'mIoU'),
+            log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Run ``runs`` in order; one progress line per run.
+
+    Args:
+        train: ``train_and_test``'s signature; default ``train_and_test``.
+
+    Returns ``{work_dir: metrics dict | 'failed: ...' | 'skipped: ...'}``.
+    """
+    train = train or train_and_test  # looked up now: tests replace it
+    progress = progress or Progress()
+    results: Dict[str, object] = {}
+    failed = set()
+    width = len(str(len(runs)))
+    for i, run in enumerate(runs):
+        head = f'[{i + 1:>{width}}/{len(runs)}] {run.name}'
+        if run.teacher_dir in failed:
+            results[run.work_dir] = 'skipped: teacher failed'
+            failed.add(run.work_dir)
+            log(f'{head}: skipped, its teacher failed')
+            continue
+        reused = run.is_done()
+        started = progress.clock()
+        try:
+            result = train(
+                run.config, run.work_dir, run.cfg_options, quiet=True)
+        except Exception as e:  # a failed run must not stop the sweep
+            results[run.work_dir] = f'failed: {e}'
+            failed.add(run.work_dir)
+            what = f'FAILED ({type(e).__name__}), see ' \
+                f'{osp.join(run.work_dir, "run.log")}'
+        else:
+            results[run.work_dir] = result
+            minutes = result.get('minutes') if reused else \
+                (progress.clock() - started) / 60
+            progress.record(run, minutes)
+            key = next((k for k in metrics if k in result), metrics[0])
+            value = result.get(key)
+            shown = f'{key} {value:.2f}' if value is not None else f'{key} ?'
+            state = 'reused' if reused else 'trained'
+            took = f'{minutes:.1f} min' if minutes is not None else '? min'
+            what = f'{shown} ({state}, {took})'
+        log(f'{head}: {what} | elapsed {_hms(progress.elapsed())} | '
+            f'ETA {_hms(progress.eta(runs[i + 1:]))}')
+    return results
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=CPU_TIMES)
+    p.add_argument(
+        '--dataset', required=True, choices=sorted(collector.DATASETS))
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument(
+        '--methods',
+        nargs='+',
+        choices=METHODS,
+        help='default: every method with configs for the data set')
+    p.add_argument(
+        '--data-root', help="default: the teacher configs' data_root")
+    p.add_argument('--work-dir', help='default: work_dirs/table_{dataset}')
+    p.add_argument('--epochs', type=int, help='override max_epochs')
+    p.add_argument(
+        '--out',
+        help='write the Markdown table here '
+        '(e.g. docs/results.md)')
+    p.add_argument('--out-csv', help='write the table as CSV here')
+    p.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='print the planned runs and exit')
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    for modality in modalities_of(args.dataset):
+        config = f'configs/unimodal/{args.dataset}_{modality}.py'
+        if not osp.isfile(osp.join(REPO_ROOT, config)):
+            sys.exit(f'{config} not found: the teachers need it')
+    data_root = args.data_root or config_data_root(args.dataset)
+    work_dir = args.work_dir or f'work_dirs/table_{args.dataset}'
+    present = available_methods(args.dataset)
+    if args.methods:
+        lacking = [m for m in args.methods if m not in present]
+        if lacking:
+            expected = [
+                method_config(m, args.dataset, d) for m in lacking
+                for d, _, _ in directions_of(args.dataset)
+            ]
+            sys.exit(f'no configs for {lacking} on {args.dataset}: expected ' +
+                     ', '.join(expected))
+        methods = args.methods
+    else:
+        methods = present
+        skipped = [m for m in METHODS if m not in present]
+        if skipped:
+            print(f'no configs for {args.dataset} yet, not run: '
+                  f'{", ".join(skipped)}')
+    runs = plan(args.dataset, args.seeds, methods, work_dir, data_root,
+                args.epochs)
+    done = sum(r.is_done() for r in runs)
+    print(f'{len(runs)} runs ({done} done, {len(runs) - done} to train) '
+          f'under {work_dir}; methods: {", ".join(methods)}')
+    if args.dry_run:
+        for r in runs:
+            state = 'done' if r.is_done() else 'todo'
+            ckpt = [o for o in r.cfg_options if o.startswith('model.teach')]
+            print(f'  {state}  {r.name}: {r.config} -> {r.work_dir}' +
+                  (f' ({ckpt[0]})' if ckpt else ''))
+        return 0
+    if not osp.isdir(osp.join(REPO_ROOT, data_root)):
+        how = 'build it with `make data`' if args.dataset == 'avdigits' \
+            else 'see tools/dataset_converters/'
+        sys.exit(f'{data_root} not found: {how}')
+    results = execute(runs)
+    failures = [w for w, r in results.items() if isinstance(r, str)]
+
+    argv_collect = [osp.relpath(osp.join(REPO_ROOT, work_dir))]
+    if args.out:
+        argv_collect += ['--out-md', args.out]
+    if args.out_csv:
+        argv_collect += ['--out-csv', args.out_csv]
+    print()
+    collector.main(argv_collect)
+    if failures:
+        print(f'{len(failures)} runs failed or were skipped: ' +
+              ', '.join(failures))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
