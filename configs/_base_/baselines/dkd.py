@@ -1,0 +1,33 @@
+# DKD (Zhao et al., CVPR 2022, "Decoupled Knowledge Distillation") across
+# modalities: fdkd.DKDLoss on the student's and the teacher's logits
+# (head.fc), loss = tau^2 (alpha TCKD + beta NCKD), averaged over the batch.
+# Settings alpha=1, beta=8, tau=4: the DKD paper's CIFAR-100 setting
+# (megvii-research/mdistiller configs/cifar100/dkd; its 20-epoch warm-up is
+# not applied). mmrazor's ImageNet config (configs/distill/mmcls/dkd) uses
+# tau=1, beta=0.5 with reduction='mean', which its DKDLoss silently turns
+# into a sum over the batch; fdkd.DKDLoss honours 'batchmean'.
+# The labels are the inputs of the student head's loss module
+# (head.loss_module(cls_score, target, ...): data_idx=1), mmrazor's route
+# for labels in ConfigurableDistiller. Width-independent: the same on the
+# half-width AV-digits networks.
+_logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
+dkd_distiller = dict(
+    type='mmrazor.ConfigurableDistiller',
+    student_recorders=dict(
+        logits=_logits,
+        gt_label=dict(type='mmrazor.ModuleInputs', source='head.loss_module')),
+    teacher_recorders=dict(logits=_logits),
+    distill_losses=dict(
+        loss_dkd=dict(
+            type='fdkd.DKDLoss',
+            alpha=1.0,
+            beta=8.0,
+            tau=4.0,
+            reduction='batchmean',
+            loss_weight=1.0)),
+    loss_forward_mappings=dict(
+        loss_dkd=dict(
+            student_logits=dict(from_student=True, recorder='logits'),
+            teacher_logits=dict(from_student=False, recorder='logits'),
+            gt_label=dict(from_student=True, recorder='gt_label',
+                          data_idx=1))))

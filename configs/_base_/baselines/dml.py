@@ -1,0 +1,20 @@
+# DML (Zhang et al., CVPR 2018, "Deep Mutual Learning") across modalities:
+# both networks train, each with its cross-entropy plus the KL towards the
+# other's detached prediction: fdkd.DMLLoss on the logits (head.fc),
+# loss = KL(sg p_T || p_S) + KL(sg p_S || p_T), tau=1 (the paper's).
+# The child config MUST set teacher_trainable=True in fdkd.CrossModalDistill
+# (the teacher's cross-entropy is then logged as teacher.loss); DMLLoss
+# raises in training otherwise. The teacher starts from teacher_ckpt (the
+# paper starts both from scratch: set teacher_ckpt=None for that).
+# Width-independent: the same on the half-width AV-digits networks.
+_logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
+dml_distiller = dict(
+    type='mmrazor.ConfigurableDistiller',
+    student_recorders=dict(logits=_logits),
+    teacher_recorders=dict(logits=_logits),
+    distill_losses=dict(
+        loss_dml=dict(type='fdkd.DMLLoss', tau=1.0, loss_weight=1.0)),
+    loss_forward_mappings=dict(
+        loss_dml=dict(
+            student_logits=dict(from_student=True, recorder='logits'),
+            teacher_logits=dict(from_student=False, recorder='logits'))))
