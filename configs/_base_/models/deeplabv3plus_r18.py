@@ -1,0 +1,129 @@
+# DeepLabV3+ with a ResNetV1c-18 backbone for NYU-Depth V2 (paper A.3), as
+# mmseg's deeplabv3plus_r18-d8 configs: dilated ResNetV1c-18 (output stride
+# 8), DepthwiseSeparableASPPHead 512 -> 128 with the 64 -> 12 low-level
+# branch, FCN auxiliary head 256 -> 64 with loss weight 0.4.
+# Two networks, one per modality, each fed its modality of the paired batch
+# by fdkd.MultiModalDataPreprocessor (which only stacks: the pipeline
+# normalizes). Both predict NYU's 40 classes.
+#
+# Norm: plain BN here; `sync_bn = 'torch'` below makes MMEngine's Runner
+# convert it to SyncBN in multi-process runs on GPUs. On CPU (gloo) SyncBN
+# cannot run: tools/train.py then drops sync_bn with a log line
+# ("sync_bn needs CUDA") and each process keeps its own BN statistics.
+#
+# ImageNet init: the backbone loads open-mmlab://resnet18_v1c (downloaded
+# on first use). The depth network's stem takes 1 channel, so the
+# checkpoint's first conv (stem.0, 3 input channels) does not fit; MMEngine
+# skips it with a size-mismatch warning and that conv keeps its random init,
+# while every other layer loads. Tests and offline runs set
+# `...backbone.init_cfg=None`.
+norm_cfg = dict(type='BN', requires_grad=True)
+sync_bn = 'torch'
+
+
+_backbone = dict(
+    type='mmseg.ResNetV1c',
+    depth=18,
+    in_channels=3,
+    num_stages=4,
+    out_indices=(0, 1, 2, 3),
+    dilations=(1, 1, 2, 4),
+    strides=(1, 2, 1, 1),
+    norm_cfg=norm_cfg,
+    norm_eval=False,
+    style='pytorch',
+    contract_dilation=True,
+    init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnet18_v1c'))
+_decode_head = dict(
+    type='mmseg.DepthwiseSeparableASPPHead',
+    in_channels=512,
+    in_index=3,
+    channels=128,
+    dilations=(1, 12, 24, 36),
+    c1_in_channels=64,
+    c1_channels=12,
+    dropout_ratio=0.1,
+    num_classes=40,
+    norm_cfg=norm_cfg,
+    # not in place: the distiller records the input of the last ReLU, which
+    # an in-place ReLU would overwrite (MMRazor's inplace=False switch does
+    # not reach the ReLUs inside mmcv's ConvModule)
+    act_cfg=dict(type='ReLU', inplace=False),
+    align_corners=False,
+    loss_decode=dict(
+        type='mmseg.CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
+_auxiliary_head = dict(
+    type='mmseg.FCNHead',
+    in_channels=256,
+    in_index=2,
+    channels=64,
+    num_convs=1,
+    concat_input=False,
+    dropout_ratio=0.1,
+    num_classes=40,
+    norm_cfg=norm_cfg,
+    align_corners=False,
+    loss_decode=dict(
+        type='mmseg.CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
+
+rgb_model = dict(
+    type='mmseg.EncoderDecoder',
+    data_preprocessor=dict(
+        type='fdkd.MultiModalDataPreprocessor', modality='rgb'),
+    backbone=_backbone,
+    decode_head=_decode_head,
+    auxiliary_head=_auxiliary_head,
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+depth_model = dict(
+    type='mmseg.EncoderDecoder',
+    data_preprocessor=dict(
+        type='fdkd.MultiModalDataPreprocessor', modality='depth'),
+    backbone=dict(_backbone, in_channels=1),
+    decode_head=_decode_head,
+    auxiliary_head=_auxiliary_head,
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+del _backbone, _decode_head, _auxiliary_head  # in the models now
+
+# FDKD on segmentation maps (paper A.3): features keep their spatial layout
+# (pool=False) and are split by the 2-D radial frequency split; no shared
+# classifier and no low/high task heads (align=False, task_heads=False), so
+# the task loss is the student's own segmentation CE (decode + 0.4 aux,
+# logged as student.*), paper Fig. 3; no labels reach the distiller.
+# Feature: the decoder's last feature before the classifier conv, taken
+# before its ReLU (paper A.3: "before the ReLU activation"): the input of the
+# ReLU of sep_bottleneck.1's pointwise conv, (N, 128, H/4, W/4). In eval
+# mode decode_head.conv_seg sees exactly ReLU(this); recording conv_seg's
+# input instead would give the post-ReLU feature, and in training also the
+# head's Dropout2d(0.1) mask on the student side only. (The decode head's
+# ReLUs are not in place, see act_cfg above, so the record stays pre-ReLU.)
+# Loss scale: with the paper's 1/(N*D) mean, D = 128 * H/4 * W/4 (2.5M at
+# 480x640) bounds each feature term by 4 / D ~ 2e-6, far below the CE;
+# 'sum_per_sample' (sum over the map, mean over the batch) gives each term
+# its per-sample size, at most 4 (StdMSE: 2 - 2r, r = the Pearson
+# correlation of the two maps). The paper does not state a scale for maps;
+# set model.distiller.reduction='mean' for the literal 1/(N*D).
+_seg_feat = 'decode_head.sep_bottleneck.1.pointwise_conv.activate'
+fdkd_seg_distiller = dict(
+    type='fdkd.FreqDecoupledDistiller',
+    num_classes=40,
+    in_channels=128,
+    student_recorders=dict(
+        feat=dict(type='mmrazor.ModuleInputs', source=_seg_feat)),
+    teacher_recorders=dict(
+        feat=dict(type='mmrazor.ModuleInputs', source=_seg_feat)),
+    student_feat=dict(recorder='feat', record_idx=0, data_idx=0),
+    teacher_feat=dict(recorder='feat', record_idx=0, data_idx=0),
+    pool=False,
+    cutoff=0.5,
+    keep_dc=False,
+    freq=True, align=False, scale=True, log=True, use_low=True,
+    use_high=True, task_heads=False,
+    lambda_low=1.0,
+    lambda_high=1.0,
+    reduction='sum_per_sample',
+)
+cross_modal_val_cfg = dict(type='fdkd.CrossModalValLoop')
+cross_modal_test_cfg = dict(type='fdkd.CrossModalTestLoop')
+del _seg_feat

@@ -1,0 +1,14 @@
+# Unimodal RGB DeepLabV3+ (ResNet-18) on NYU-Depth V2: the "Uni" RGB row of
+# the paper's Table 2 (34.1 mIoU) and the teacher of
+# configs/fdkd/nyu_depth_from_rgb.py, which loads its
+# work_dirs/nyu_rgb/selected.pth.
+#   tools/dist_train.sh configs/unimodal/nyu_rgb.py 4
+_base_ = [
+    '../_base_/datasets/nyu_depth_v2.py',
+    '../_base_/models/deeplabv3plus_r18.py',
+    '../_base_/schedules/sgd_poly_50e_nyu.py'
+]
+model = _base_.rgb_model
+train_dataloader = dict(dataset=dict(pipeline=_base_.rgb_train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=_base_.rgb_test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,261 @@
+"""CrisisMMD v2.0, humanitarian task, agreed labels: tweet text + image."""
+import os.path as osp
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+
+from fdkd_plugin.registry import DATASETS
+
+__all__ = [
+    'CrisisMMDDataset', 'CRISISMMD_CLASSES', 'CRISISMMD_LABEL_MERGE',
+    'CRISISMMD_COLUMNS'
+]
+
+#: The five humanitarian classes, in label order.
+CRISISMMD_CLASSES: Tuple[str, ...] = (
+    'affected_individuals',
+    'infrastructure_and_utility_damage',
+    'rescue_volunteering_or_donation_effort',
+    'other_relevant_information',
+    'not_humanitarian',
+)
+#: The finer v2.0 labels that the five-class setup merges (Ofli, Alam and
+#: Imran, ISCRAM 2020): people hurt, dead, missing or found are affected
+#: individuals; damaged vehicles are infrastructure damage.
+CRISISMMD_LABEL_MERGE: Dict[str, str] = {
+    'injured_or_dead_people': 'affected_individuals',
+    'missing_or_found_people': 'affected_individuals',
+    'vehicle_damage': 'infrastructure_and_utility_damage',
+}
+#: The header of the v2.0 split files (tab-separated).
+CRISISMMD_COLUMNS: Tuple[str, ...] = (
+    'event_name', 'tweet_id', 'image_id', 'tweet_text', 'image', 'label',
+    'label_text', 'label_image', 'label_text_image')
+#: Columns a split file must have (besides the label column).
+REQUIRED_COLUMNS: Tuple[str, ...] = ('tweet_id', 'image_id', 'tweet_text',
+                                     'image')
+LABEL_FIELDS: Tuple[str, ...] = ('label', 'label_text', 'label_image')
+
+
+@DATASETS.register_module()
+class CrisisMMDDataset(BaseDataset):
+    """CrisisMMD v2.0 humanitarian task on the agreed-label split: one row per
+    (tweet, image) pair, 5 classes.
+
+    The layout (the v2.0 archive, with the split files of the agreed-label
+    setting unpacked next to ``data_image``)::
+
+        data/CrisisMMD_v2.0/                       <- data_root
+        ├── data_image/
+        │   ├── california_wildfires/10_10_2017/917791130590183424_0.jpg
+        │   └── ...                                (7 events)
+        └── crisismmd_datasplit_agreed_label/
+            ├── task_humanitarian_text_img_agreed_lab_train.tsv  <- ann_file
+            ├── task_humanitarian_text_img_agreed_lab_dev.tsv
+            └── task_humanitarian_text_img_agreed_lab_test.tsv
+
+    Each split file is tab-separated with a header row, columns
+    :data:`CRISISMMD_COLUMNS`: ``event_name, tweet_id, image_id,
+    tweet_text, image, label, label_text, label_image, label_text_image``.
+    ``image`` is the image path relative to ``data_root``
+    (``data_image/<event>/<date>/<image_id>.jpg``); a tweet with several
+    images has one row per image (``image_id`` = ``<tweet_id>_<k>``).
+    ``label_text`` / ``label_image`` are the text and image annotations,
+    ``label`` the pair's label (in the agreed split both annotations agree);
+    ``label_text_image`` says whether they do (``Positive`` / ``Negative``)
+    and is not read. Fields are not quoted: a row is split on tabs.
+
+    For every row this class
+
+    1. maps ``row[label_field]`` through ``label_map`` (default
+       :data:`CRISISMMD_LABEL_MERGE`: ``injured_or_dead_people`` and
+       ``missing_or_found_people`` -> ``affected_individuals``,
+       ``vehicle_damage`` -> ``infrastructure_and_utility_damage``; a label
+       not in the map is kept) and then to its index in
+       :data:`CRISISMMD_CLASSES`; a label that is still unknown raises
+       ``ValueError`` naming the line, the label and the file;
+    2. checks that the image exists. A row whose image is missing is
+       skipped, and one ``UserWarning`` per split file reports how many rows
+       were skipped, with the first missing path; with ``strict=True`` the
+       first missing image raises ``FileNotFoundError`` instead. The image
+       is required whatever the pipeline loads, so the text-only, the
+       image-only and the distillation runs see the same rows.
+
+    Each data info holds ``'tweet_text'`` (str, raw), ``'img_path'`` (str,
+    what MMCV's ``LoadImageFromFile`` reads), ``'gt_label'`` (int),
+    ``'label_name'`` (str, the row's label before merging), ``'tweet_id'``,
+    ``'image_id'`` and ``'event_name'`` (str); MMEngine adds
+    ``'sample_idx'``.
+
+    Args:
+        ann_file (str): The split file, relative to ``data_root`` unless
+            absolute.
+        data_root (str): The CrisisMMD_v2.0 folder. Defaults to ''.
+        pipeline (Sequence[dict | Callable]): Transforms. Defaults to ().
+        test_mode (bool): MMEngine's flag for a test set. Defaults to False.
+        label_field (str): The column read as the label: ``'label'``,
+            ``'label_text'`` or ``'label_image'``. Defaults to ``'label'``.
+        label_map (dict, optional): Label renames applied before the class
+            look-up. Defaults to None: :data:`CRISISMMD_LABEL_MERGE`; ``{}``
+            merges nothing (then the finer labels raise).
+        strict (bool): Raise on the first missing image instead of skipping
+            the row. Defaults to False.
+        metainfo (dict, optional): Extra meta information (``classes`` is
+            always :data:`CRISISMMD_CLASSES`).
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
+            (``indices``, ``serialize_data``, ``lazy_init`` ...).
+    """
+
+    METAINFO: dict = dict(classes=CRISISMMD_CLASSES)
+
+    def __init__(self,
+                 ann_file: str,
+                 data_root: str = '',
+                 pipeline: Sequence[Any] = (),
+                 test_mode: bool = False,
+                 label_field: str = 'label',
+                 label_map: Optional[Mapping[str, str]] = None,
+                 strict: bool = False,
+                 metainfo: Optional[dict] = None,
+                 **kwargs: Any) -> None:
+        if label_field not in LABEL_FIELDS:
+            raise ValueError(f'label_field={label_field!r} must be one of '
+                             f'{LABEL_FIELDS}')
+        label_map = dict(CRISISMMD_LABEL_MERGE if label_map is None else
+                         label_map)
+        bad = {k: v for k, v in label_map.items() if v not in
+               CRISISMMD_CLASSES}
+        if bad:
+            raise ValueError(f'label_map={bad!r} maps to names that are not '
+                             f'classes {list(CRISISMMD_CLASSES)}')
+        self.label_field = label_field
+        self.label_map = label_map
+        self.strict = bool(strict)
+        metainfo = dict(metainfo or {})
+        metainfo['classes'] = CRISISMMD_CLASSES
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            metainfo=metainfo,
+            **kwargs)
+
+    @property
+    def class_to_idx(self) -> Dict[str, int]:
+        """dict[str, int]: class name -> label index."""
+        return {c: i for i, c in enumerate(self.metainfo['classes'])}
+
+    @property
+    def CLASSES(self) -> Tuple[str, ...]:
+        """tuple[str]: The class names (mmpretrain's spelling)."""
+        return tuple(self.metainfo['classes'])
+
+    def parse_ann_file(self, ann_file: str) -> List[Dict[str, Any]]:
+        """Read a split file into one dict per row.
+
+        Args:
+            ann_file (str): The tab-separated split file with a header.
+
+        Returns:
+            list[dict]: ``{column: value}`` per row plus ``'line'`` (int,
+            1-based line number in the file); blank lines are skipped.
+
+        Raises:
+            ValueError: The header lacks a needed column, or a row has
+                another number of fields than the header (naming the line).
+        """
+        with open(ann_file, encoding='utf-8-sig') as f:
+            lines = f.read().splitlines()
+        if not lines:
+            raise ValueError(f'{ann_file} is empty (expected a header row)')
+        header = [c.strip() for c in lines[0].split('\t')]
+        missing = [
+            c for c in (*REQUIRED_COLUMNS, self.label_field)
+            if c not in header
+        ]
+        if missing:
+            raise ValueError(f'{ann_file} has no column(s) {missing}; header: '
+                             f'{header}')
+        rows = []
+        for number, line in enumerate(lines[1:], start=2):
+            if not line.strip():
+                continue
+            fields = line.split('\t')
+            if len(fields) != len(header):
+                raise ValueError(
+                    f'line {number} of {ann_file} has {len(fields)} '
+                    f'tab-separated fields, the header {len(header)}')
+            row: Dict[str, Any] = dict(zip(header, fields))
+            row['line'] = number
+            rows.append(row)
+        return rows
+
+    def load_data_list(self) -> List[dict]:
+        """Resolve every row of ``ann_file`` into a data info dict.
+
+        Returns:
+            list[dict]: The data infos of the rows whose image exists, in
+            file order (keys: see the class docstring).
+        """
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(f'ann_file {self.ann_file} does not exist')
+        class_to_idx = self.class_to_idx
+        data_list: List[dict] = []
+        skipped: List[str] = []
+        for row in self.parse_ann_file(self.ann_file):
+            raw = row[self.label_field].strip()
+            label = self.label_map.get(raw, raw)
+            if label not in class_to_idx:
+                raise ValueError(
+                    f'unknown label {raw!r} in line {row["line"]} of '
+                    f'{self.ann_file} (classes: {list(class_to_idx)}; '
+                    f'label_map: {self.label_map})')
+            img_path = osp.join(self.data_root, row['image'].strip())
+            if not osp.isfile(img_path):
+                if self.strict:
+                    raise FileNotFoundError(
+                        f'{img_path} (image {row["image_id"]!r}, line '
+                        f'{row["line"]} of {self.ann_file}) does not exist')
+                skipped.append(img_path)
+                continue
+            data_list.append(
+                dict(
+                    tweet_text=row['tweet_text'],
+                    img_path=img_path,
+                    gt_label=int(class_to_idx[label]),
+                    label_name=raw,
+                    tweet_id=row['tweet_id'].strip(),
+                    image_id=row['image_id'].strip(),
+                    event_name=row.get('event_name', '').strip()))
+        if skipped:
+            # one warning per split file, not one per row
+            warnings.warn(
+                f'{type(self).__name__}: skipped {len(skipped)} of '
+                f'{len(skipped) + len(data_list)} rows of {self.ann_file} '
+                f'whose image is missing (e.g. {skipped[0]}); pass '
+                'strict=True to raise instead', UserWarning, stacklevel=2)
+        return data_list
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Label of one item, as a list (mmpretrain's sampler API).
+
+        Args:
+            idx (int): The item index.
+
+        Returns:
+            list[int]: ``[gt_label]``.
+        """
+        return [int(self.get_data_info(idx)['gt_label'])]
+
+    def get_gt_labels(self) -> np.ndarray:
+        """Labels of all items.
+
+        Returns:
+            np.ndarray: (len(self), ) int64 labels.
+        """
+        return np.array(
+            [self.get_data_info(i)['gt_label'] for i in range(len(self))],
+            dtype=np.int64)
