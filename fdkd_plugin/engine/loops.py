@@ -8,6 +8,7 @@ the prefix ``teacher/``. A frozen teacher never changes, so by default it is
 evaluated once and its metrics are repeated afterwards; a trainable one
 (DML, C2KD) is evaluated every time.
 """
+import copy
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -19,7 +20,10 @@ from torch.utils.data import DataLoader
 
 from fdkd_plugin.registry import LOOPS
 
-__all__ = ['CrossModalValLoop', 'CrossModalTestLoop']
+__all__ = [
+    'CrossModalValLoop', 'CrossModalTestLoop', 'BidirectionalValLoop',
+    'BidirectionalTestLoop'
+]
 
 _WHEN = ('once', 'always', 'never')
 
@@ -144,6 +148,104 @@ class CrossModalTestLoop(_TeacherEvalMixin, TestLoop):
         if self.test_loss:
             metrics.update(_parse_losses(self.test_loss, 'test'))
         metrics = self._add_teacher_metrics(metrics)
+        self.runner.call_hook('after_test_epoch', metrics=metrics)
+        self.runner.call_hook('after_test')
+        return metrics
+
+
+class _DirectionsEvalMixin(_TeacherEvalMixin):
+    """Evaluates every direction of ``fdkd.BidirectionalCrossModalDistill``.
+
+    One pass over the data gives each student's predictions
+    (``predict_all``) to its own copy of the evaluator; metrics come as
+    ``{direction}/{metric}``, their mean over the directions as
+    ``mean/{metric}`` (select a checkpoint on either), and each frozen
+    teacher's, evaluated once, as ``{direction}/teacher/{metric}``.
+    """
+
+    def _evaluate_directions(self, phase: str) -> dict:
+        algorithm = self._algorithm
+        names = list(algorithm.direction_names)
+        evaluators = {name: copy.deepcopy(self.evaluator) for name in names}
+        for idx, data_batch in enumerate(self.dataloader):
+            self.runner.call_hook(
+                f'before_{phase}_iter', batch_idx=idx, data_batch=data_batch)
+            data = algorithm.data_preprocessor(data_batch, False)
+            with autocast(enabled=self.fp16):
+                outputs = algorithm.predict_all(**data)
+            for name in names:
+                evaluators[name].process(
+                    data_samples=outputs[name], data_batch=data_batch)
+            self.runner.call_hook(
+                f'after_{phase}_iter',
+                batch_idx=idx,
+                data_batch=data_batch,
+                outputs=outputs[names[0]])
+        size = len(self.dataloader.dataset)
+        per = {name: evaluators[name].evaluate(size) for name in names}
+        metrics = {}
+        for name in names:
+            metrics.update({f'{name}/{k}': v for k, v in per[name].items()})
+        for key in per[names[0]]:
+            values = [per[name].get(key) for name in names]
+            if all(isinstance(v, (int, float)) for v in values):
+                metrics[f'mean/{key}'] = sum(values) / len(values)
+        # each frozen teacher once, through the single-direction code path
+        # (_algorithm is that direction meanwhile)
+        done = self.__dict__.setdefault('_direction_teachers', {})
+        for name in names:
+            self._direction = algorithm.directions[name]
+            self._teacher_metrics = done.get(name)
+            try:
+                found = self._add_teacher_metrics({})
+            finally:
+                self._direction = None
+            done[name] = self._teacher_metrics
+            metrics.update({f'{name}/{k}': v for k, v in found.items()})
+        return metrics
+
+    @property
+    def _algorithm(self):
+        direction = getattr(self, '_direction', None)
+        if direction is not None:
+            return direction
+        model = self.runner.model  # type: ignore[attr-defined]
+        return model.module if is_model_wrapper(model) else model
+
+
+@LOOPS.register_module()
+class BidirectionalValLoop(_DirectionsEvalMixin, CrossModalValLoop):
+    """Validate every student of ``fdkd.BidirectionalCrossModalDistill``.
+
+    Metrics: ``{direction}/{metric}``, ``mean/{metric}`` and
+    ``{direction}/teacher/{metric}`` (see :class:`_DirectionsEvalMixin`);
+    select the checkpoint with e.g. ``default_hooks.checkpoint.save_best=
+    'mean/accuracy/top1'`` or ``'a_from_v/accuracy/top1'``. Args are those
+    of :class:`CrossModalValLoop`.
+    """
+
+    def run(self) -> dict:
+        """Validate all students in one pass, then their teachers."""
+        self.runner.call_hook('before_val')
+        self.runner.call_hook('before_val_epoch')
+        self.runner.model.eval()
+        metrics = self._evaluate_directions('val')
+        self.runner.call_hook('after_val_epoch', metrics=metrics)
+        self.runner.call_hook('after_val')
+        return metrics
+
+
+@LOOPS.register_module()
+class BidirectionalTestLoop(_DirectionsEvalMixin, CrossModalTestLoop):
+    """Test every student (and teacher) of a bidirectional model; metrics
+    as :class:`BidirectionalValLoop`."""
+
+    def run(self) -> dict:
+        """Test all students in one pass, then their teachers."""
+        self.runner.call_hook('before_test')
+        self.runner.call_hook('before_test_epoch')
+        self.runner.model.eval()
+        metrics = self._evaluate_directions('test')
         self.runner.call_hook('after_test_epoch', metrics=metrics)
         self.runner.call_hook('after_test')
         return metrics

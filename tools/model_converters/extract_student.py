@@ -12,7 +12,10 @@ own checkpoints (it loads under ``torch.load(weights_only=True)``)::
         work_dirs/avdigits_audio_fdkd.pth
 
 ``--part teacher`` extracts the teacher instead (useful when it was trained
-too, as in DML or C2KD).
+too, as in DML or C2KD). A checkpoint of
+``fdkd.BidirectionalCrossModalDistill`` holds one student per direction:
+``--student a_from_v`` (or ``v_from_a``) picks one (its weights are
+``directions.a_from_v.architecture.*``).
 """
 import argparse
 import os
@@ -25,17 +28,43 @@ import torch
 PREFIXES = {'student': 'architecture.', 'teacher': 'teacher.'}
 
 
-def extract(checkpoint: dict, part: str = 'student') -> OrderedDict:
+def directions_of(state: dict) -> List[str]:
+    """Direction names of a bidirectional checkpoint (else empty)."""
+    return sorted({
+        k.split('.')[1]
+        for k in state if k.startswith('directions.') and k.count('.') > 1
+    })
+
+
+def extract(checkpoint: dict,
+            part: str = 'student',
+            student: Optional[str] = None) -> OrderedDict:
     """The ``part``'s weights of a distillation ``checkpoint``, unprefixed.
+
+    Args:
+        checkpoint (dict): The loaded checkpoint.
+        part (str): ``'student'`` or ``'teacher'``.
+        student (str, optional): The direction of a bidirectional checkpoint
+            (``'a_from_v'``); required there, refused elsewhere.
 
     Raises:
         KeyError: if the checkpoint has no ``state_dict`` or no key of
-            ``part`` (not a distillation checkpoint).
+            ``part`` (not a distillation checkpoint), or ``student`` does
+            not match the checkpoint's directions.
     """
-    prefix = PREFIXES[part]
     state = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state, dict):
         raise KeyError('checkpoint has no state_dict')
+    directions = directions_of(state)
+    if directions and student not in directions:
+        given = 'no --student' if student is None else \
+            f'--student {student}'
+        raise KeyError(f'{given}: this bidirectional checkpoint holds one '
+                       f'student per direction, pick one of {directions}')
+    if student is not None and not directions:
+        raise KeyError(f'--student {student}: this checkpoint has one '
+                       'direction only; leave --student out')
+    prefix = (f'directions.{student}.' if student else '') + PREFIXES[part]
     out = OrderedDict((k[len(prefix):], v) for k, v in state.items()
                       if k.startswith(prefix))
     if not out:
@@ -50,13 +79,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('src', help='distillation checkpoint (.pth)')
     parser.add_argument('dst', help='where to write the plain checkpoint')
     parser.add_argument('--part', choices=sorted(PREFIXES), default='student')
+    parser.add_argument(
+        '--student',
+        metavar='KEY',
+        help='direction of a bidirectional checkpoint, e.g. a_from_v')
     args = parser.parse_args(argv)
     if not osp.isfile(args.src):
         parser.error(f'{args.src} does not exist')
     # the run's own checkpoint (message-hub state inside): full unpickling
     ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
     try:
-        state = extract(ckpt, args.part)
+        state = extract(ckpt, args.part, args.student)
     except KeyError as e:
         parser.error(f'{args.src}: {e.args[0]}')
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
@@ -64,6 +97,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         meta=dict(
             source=osp.abspath(args.src),
             part=args.part,
+            student=args.student,
             epoch=int(meta.get('epoch', -1)),
             iter=int(meta.get('iter', -1))),
         state_dict=state)

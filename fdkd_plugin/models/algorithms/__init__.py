@@ -1,3 +1,7 @@
+from .bidirectional_cross_modal_distill import BidirectionalCrossModalDistill
 from .cross_modal_distill import CrossModalDistill
+from .teacher_cache import TeacherCache
 
-__all__ = ['CrossModalDistill']
+__all__ = [
+    'CrossModalDistill', 'BidirectionalCrossModalDistill', 'TeacherCache'
+]

@@ -7,9 +7,11 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from mmrazor.models.algorithms import SingleTeacherDistill
+from mmrazor.models.distillers import OFDDistiller
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
+from .teacher_cache import TeacherCache
 
 __all__ = ['CrossModalDistill']
 
@@ -48,6 +50,14 @@ class CrossModalDistill(SingleTeacherDistill):
     ``gt_label`` argument (``fdkd.FreqDecoupledDistiller``) receives the
     batch's labels explicitly.
 
+    With ``teacher_cache`` the frozen teacher runs once per sample: its
+    records and output are stored on the first visit and served afterwards:
+    the teacher runs only on the samples of a batch not cached yet, not at
+    all once they all are (see
+    :mod:`fdkd_plugin.models.algorithms.teacher_cache`). The losses are
+    those of the uncached algorithm; a teacher-side pipeline with random
+    transforms is refused unless ``fixed_view=True``.
+
     Args:
         architecture (dict | BaseModel): The student.
         teacher (dict | BaseModel): The teacher.
@@ -72,6 +82,7 @@ class CrossModalDistill(SingleTeacherDistill):
                  teacher_modality: str,
                  teacher_ckpt: Optional[str] = None,
                  teacher_trainable: bool = False,
+                 teacher_cache: Optional[Dict] = None,
                  data_preprocessor: Optional[Dict] = None,
                  **kwargs) -> None:
         for name, value in (('student_modality', student_modality),
@@ -93,6 +104,29 @@ class CrossModalDistill(SingleTeacherDistill):
         self.teacher_modality = teacher_modality
         self._distiller_takes_labels = 'gt_label' in inspect.signature(
             self.distiller.compute_distill_losses).parameters
+        self.teacher_cache = self._build_teacher_cache(teacher_cache)
+        if isinstance(self.distiller, OFDDistiller):
+            # OFD's teacher margins come from the (loaded) teacher's BN, set
+            # by mmrazor's OverhaulFeatureDistillation at build: do the same
+            self.distiller.init_ofd_connectors(self.teacher)
+
+    def _build_teacher_cache(self,
+                             cfg: Optional[Dict]) -> Optional[TeacherCache]:
+        if cfg is None:
+            return None
+        if not isinstance(cfg, dict):
+            raise ValueError(f'teacher_cache={cfg!r} must be a dict or None')
+        if self.teacher_trainable:
+            raise ValueError('teacher_cache needs a frozen teacher; got '
+                             'teacher_trainable=True (its features change '
+                             'every step)')
+        deliveries = getattr(self.distiller, 'deliveries', None)
+        if deliveries is not None and len(deliveries.deliveries):
+            raise ValueError(
+                'teacher_cache cannot replay distill_deliveries '
+                f'({sorted(deliveries.deliveries)}): they record teacher '
+                'calls inside its forward pass')
+        return TeacherCache(teacher_modality=self.teacher_modality, **cfg)
 
     def _modality(self, inputs: Union[Inputs, torch.Tensor],
                   key: str) -> torch.Tensor:
@@ -116,16 +150,21 @@ class CrossModalDistill(SingleTeacherDistill):
         losses = dict()
 
         self.distiller.set_deliveries_override(False)
-        with self.distiller.teacher_recorders, self.distiller.deliveries:
-            if self.teacher_trainable:
+        if self.teacher_cache is not None:
+            cache = self.teacher_cache
+            hits = cache.hits
+            cache(self.teacher, self.distiller.teacher_recorders,
+                  teacher_inputs, data_samples, self._frozen_teacher_forward)
+            losses['teacher_cache.hit_rate'] = torch.tensor(
+                (cache.hits - hits) / teacher_inputs.shape[0],
+                device=teacher_inputs.device)
+        elif self.teacher_trainable:
+            with self.distiller.teacher_recorders, self.distiller.deliveries:
                 teacher_losses = self.teacher(
                     teacher_inputs, data_samples, mode='loss')
-                losses.update(add_prefix(teacher_losses, 'teacher'))
-            else:
-                with torch.no_grad():
-                    # 'tensor' mode: the recorders need the forward pass
-                    # only, not the teacher's (discarded) task loss
-                    self.teacher(teacher_inputs, data_samples, mode='tensor')
+            losses.update(add_prefix(teacher_losses, 'teacher'))
+        else:
+            self._frozen_teacher_forward(teacher_inputs, data_samples)
 
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries:
@@ -144,6 +183,17 @@ class CrossModalDistill(SingleTeacherDistill):
                 distill_losses = self.distiller.compute_distill_losses()
             losses.update(add_prefix(distill_losses, 'distill'))
         return losses
+
+    def _frozen_teacher_forward(
+            self, teacher_inputs: torch.Tensor,
+            data_samples: Optional[List[BaseDataElement]]) -> torch.Tensor:
+        """The frozen teacher's 'tensor' output, its records recorded."""
+        with self.distiller.teacher_recorders, self.distiller.deliveries:
+            with torch.no_grad():
+                # 'tensor' mode: the recorders need the forward pass only,
+                # not the teacher's (discarded) task loss
+                return self.teacher(
+                    teacher_inputs, data_samples, mode='tensor')
 
     def train(self, mode: bool = True) -> 'CrossModalDistill':
         """A frozen teacher stays in eval mode as a whole (norms, dropout)."""

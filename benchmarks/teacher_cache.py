@@ -1,0 +1,226 @@
+"""Teacher-feature cache: training-epoch time with the cache on and off.
+
+Trains the same AV-digits FDKD config twice per repetition in one process,
+same seed and weights, ``teacher_cache`` off and on, and prints a Markdown
+table: epoch 1 (the cache fills), the median of epochs 2+ (every teacher
+forward skipped), the speed-up, the teacher forwards per epoch, and whether
+the first-epoch losses of the two runs are identical (they must be: the
+cache only stores what the teacher computes). Goal: >= 1.3x on cached
+epochs.
+
+The default direction is V <- A, whose teacher (the audio network on the
+deterministic spectrogram) is the one a cache may serve; the A <- V teacher
+sees random frames and crops, so it runs with ``fixed_view=True`` (one view
+per clip, not the same training). Validation and checkpoints are off; the
+teacher is ``work_dirs/avdigits_{teacher}/selected.pth`` when it exists,
+else random weights (the time does not depend on them).
+
+    python benchmarks/teacher_cache.py --max-iters 2 --epochs 2   # smoke
+    python benchmarks/teacher_cache.py --epochs 4 --repeats 2     # full
+    python benchmarks/teacher_cache.py --cache disk
+
+The data loader still loads both modalities on a cached epoch (the
+spectrogram is needed to check the cached input): when loading is slower
+than the remaining step, it bounds the speed-up; ``--num-workers`` shows by
+how much.
+"""
+import argparse
+import os
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import fdkd_plugin  # noqa: E402,F401
+from common import machine_info  # noqa: E402
+from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table  # noqa: E402
+
+DIRECTIONS = {
+    'visual_from_audio': 'audio',  # name: teacher modality
+    'audio_from_visual': 'visual',
+}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data-root', default='data/avdigits')
+    p.add_argument('--direction', default='visual_from_audio',
+                   choices=list(DIRECTIONS))
+    p.add_argument('--epochs', type=int, default=3,
+                   help='epochs per run (>= 2: the first fills the cache)')
+    p.add_argument('--max-iters', type=int,
+                   help='iterations per epoch (the first N batches of the '
+                   'training set); default: the whole set')
+    p.add_argument('--cache', default='memory', choices=['memory', 'disk'])
+    p.add_argument('--num-workers', type=int,
+                   help="loader workers (default: the config's); kept "
+                   'alive across epochs in both variants')
+    p.add_argument('--repeats', type=int, default=1,
+                   help='off/on pairs, in alternating order')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--work-dir', default='work_dirs/bench_teacher_cache')
+    p.add_argument('--out', help='also write the table to this file')
+    args = p.parse_args(argv)
+    if args.epochs < 2:
+        p.error(f'--epochs {args.epochs}: needs >= 2 (epoch 1 fills)')
+    return args
+
+
+def make_cfg(args: argparse.Namespace, cache: bool, work_dir: str):
+    from mmengine.config import Config
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, f'configs/fdkd/avdigits_{args.direction}.py'))
+    loader = cfg.train_dataloader
+    dataset = loader.dataset
+    dataset.data_root = args.data_root
+    if args.num_workers is not None:
+        loader.num_workers = args.num_workers
+    # no worker start-up inside the timed epochs (it would weigh the same in
+    # both variants, and dominate short ones)
+    loader.persistent_workers = loader.num_workers > 0
+    if args.max_iters:
+        dataset.indices = args.max_iters * loader.batch_size
+    teacher = DIRECTIONS[args.direction]
+    ckpt = osp.join(REPO_ROOT, f'work_dirs/avdigits_{teacher}/selected.pth')
+    cfg.model.teacher_ckpt = ckpt if osp.isfile(ckpt) else None
+    if cache:
+        cfg.model.teacher_cache = dict(
+            type=args.cache,
+            pipeline=dataset.pipeline,
+            fixed_view=teacher == 'visual')
+        if args.cache == 'disk':  # a fresh folder: epoch 1 must fill it
+            cfg.model.teacher_cache.dir = tempfile.mkdtemp(
+                prefix='cache_', dir=work_dir)
+    cfg.work_dir = work_dir
+    cfg.experiment_name = osp.basename(work_dir)
+    cfg.randomness = dict(seed=args.seed)
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=args.epochs)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
+    cfg.custom_hooks = []
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def train_once(args: argparse.Namespace, cache: bool, run: int) -> Dict:
+    """Epoch seconds, per-iteration losses and teacher forwards of a run."""
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    work_dir = osp.join(args.work_dir, f'{"on" if cache else "off"}_{run}')
+    os.makedirs(work_dir, exist_ok=True)
+    runner = Runner.from_cfg(make_cfg(args, cache, work_dir))
+    record: Dict = dict(epoch_s=[], losses=[], forwards=[])
+
+    def sync() -> None:
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    class Probe(Hook):
+        priority = 'VERY_LOW'
+
+        def before_train_epoch(self, runner) -> None:
+            sync()
+            record['forwards'].append(0)
+            self.start = time.perf_counter()
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None) -> None:
+            record['losses'].append({
+                k: float(v.detach())
+                for k, v in outputs.items() if 'loss' in k
+            })
+
+        def after_train_epoch(self, runner) -> None:
+            sync()
+            record['epoch_s'].append(time.perf_counter() - self.start)
+
+    runner.register_hook(Probe())
+
+    def count(*_) -> None:
+        record['forwards'][-1] += 1
+
+    runner.model.teacher.register_forward_pre_hook(count)
+    runner.train()
+    record['iters'] = len(runner.train_dataloader)
+    return record
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    # the Runner formats its config with yapf for the log: seconds, and not
+    # part of what is measured
+    from mmengine.config import Config
+    Config.pretty_text = property(lambda c: c.text)
+    os.makedirs(args.work_dir, exist_ok=True)
+    runs: Dict[bool, List[Dict]] = {False: [], True: []}
+    for rep in range(args.repeats):
+        order = (False, True) if rep % 2 == 0 else (True, False)
+        for cache in order:
+            runs[cache].append(train_once(args, cache, rep))
+            r = runs[cache][-1]
+            print(f'[{rep}] cache {"on " if cache else "off"}: epochs '
+                  + ' '.join(f'{s:.1f}s' for s in r['epoch_s'])
+                  + f'; teacher forwards {r["forwards"]}', flush=True)
+
+    def first_epoch(r: Dict) -> List[Dict]:
+        return r['losses'][:r['iters']]
+
+    diffs = [
+        abs(a[k] - b[k])
+        for off, on in zip(runs[False], runs[True])
+        for a, b in zip(first_epoch(off), first_epoch(on)) for k in a
+    ]
+    same = all(d == 0 for d in diffs)
+    first = {c: statistics.median(r['epoch_s'][0] for r in runs[c])
+             for c in runs}
+    later = {c: statistics.median(s for r in runs[c] for s in r['epoch_s'][1:])
+             for c in runs}
+    teacher = DIRECTIONS[args.direction]
+    rows = [('teacher_cache', 'epoch 1 (s)', 'epochs 2+ (s/epoch)',
+             'speed-up 2+', 'teacher forwards / epoch')]
+    for cache in (False, True):
+        label = (f'{args.cache}' + (', fixed_view' if teacher == 'visual'
+                                    else '')) if cache else 'off'
+        rows.append((label, f'{first[cache]:.2f}', f'{later[cache]:.2f}',
+                     f'{later[False] / later[cache]:.2f}x',
+                     ' '.join(map(str, runs[cache][0]['forwards']))))
+    iters = runs[False][0]['iters']
+    lines = [
+        f'AV-digits {args.direction} (teacher: {teacher}), {iters} '
+        f'iterations per epoch, {args.epochs} epochs, {args.repeats} '
+        'repetition(s), medians',
+        '',
+        markdown_table(rows),
+        '',
+        'First-epoch losses identical with the cache on and off: '
+        f'{"yes" if same else "NO"} (max |diff| '
+        f'{max(diffs) if diffs else 0:.3g} over {len(diffs)} values)',
+        f'Goal: >= 1.3x on cached epochs: '
+        f'{"met" if later[False] / later[True] >= 1.3 else "not met"}',
+        '',
+        machine_info(),
+    ]
+    text = '\n'.join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+    if not same and teacher == 'audio':
+        sys.exit('first-epoch losses differ with the cache on')
+
+
+if __name__ == '__main__':
+    np.set_printoptions(precision=4)
+    main()

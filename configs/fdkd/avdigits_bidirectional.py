@@ -1,0 +1,36 @@
+# FDKD on avdigits in both directions at once: an audio student distilled
+# from the visual teacher (a_from_v) and a visual student from the audio
+# teacher (v_from_a), trained together from one data loader. Teachers come
+# from configs/unimodal/avdigits_{visual,audio}.py, as in the two
+# single-direction configs, whose students this run reproduces.
+_base_ = ['../_base_/av/avdigits.py']
+model = dict(
+    type='fdkd.BidirectionalCrossModalDistill',
+    directions=dict(
+        a_from_v=dict(
+            type='fdkd.CrossModalDistill',
+            architecture=_base_.audio_model,
+            teacher=_base_.visual_model,
+            teacher_ckpt='work_dirs/avdigits_visual/selected.pth',
+            student_modality='audio',
+            teacher_modality='visual',
+            distiller=_base_.fdkd_distiller),
+        # the audio teacher's input (LoadAudio without random_crop, then the
+        # spectrogram) is deterministic: its features are computed on the
+        # first epoch only. The visual teacher draws a random frame and crop
+        # per visit (LoadFrames in training), so a_from_v is not cached.
+        v_from_a=dict(
+            type='fdkd.CrossModalDistill',
+            architecture=_base_.visual_model,
+            teacher=_base_.audio_model,
+            teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
+            student_modality='visual',
+            teacher_modality='audio',
+            distiller=_base_.fdkd_distiller,
+            teacher_cache=dict(type='memory',
+                               pipeline=_base_.train_pipeline))))
+val_cfg = dict(type='fdkd.BidirectionalValLoop')
+test_cfg = dict(type='fdkd.BidirectionalTestLoop')
+# keep the checkpoint with the best mean top-1 of the two students
+# ('a_from_v/accuracy/top1' selects on one of them)
+default_hooks = dict(checkpoint=dict(save_best='mean/accuracy/top1'))
