@@ -30,3 +30,30 @@ val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=64, enable=False)
 default_hooks = dict(logger=dict(interval=10))
+
+# Half-width parts of the baseline distillers (configs/_base_/baselines/).
+# mmengine refuses a key that two sibling bases define, so they are not
+# named `*_distiller`: the AV-digits children of configs/baselines/ merge
+# them in by name.
+# OFD: the student connector, 1x1 conv + BN 256 -> 256, then pooling
+ofd_student_connector = [
+    dict(
+        type='mmrazor.ConvModuleConnector',
+        in_channel=_width * 8,
+        out_channel=_width * 8,
+        norm_cfg=dict(type='BN'),
+        act_cfg=None),
+    dict(
+        type='mmrazor.TorchFunctionalConnector',
+        function_name='adaptive_avg_pool2d',
+        func_args=dict(output_size=1)),
+]
+# AFD: the four stage widths (layer1..layer4) of both networks, merged into
+# loss_afd: dict(_base_.afd_distiller.distill_losses.loss_afd, **afd_channels)
+afd_channels = dict(
+    student_channels=[_width, _width * 2, _width * 4, _width * 8],
+    teacher_channels=[_width, _width * 2, _width * 4, _width * 8])
+# C2KD: the proxies' input width (layer3, 128) and the 10 digit classes,
+# merged into loss_c2kd the same way
+c2kd_channels = dict(
+    student_channels=_width * 4, teacher_channels=_width * 4, num_classes=10)

@@ -1,0 +1,24 @@
+# DIST (Huang et al., NeurIPS 2022, "Knowledge Distillation from A Stronger
+# Teacher") across modalities: MMRazor's DISTLoss on the two networks'
+# logits, i.e. tau^2 * (1 - Pearson r) between the softened class
+# distributions, once per sample (inter-class relation) and once per class
+# over the batch (intra-class relation). Settings: MMRazor's published
+# ImageNet ResNet-34 -> ResNet-18 config (configs/distill/mmcls/dist):
+# tau 1, inter and intra weights 1, loss weight 2.
+dist_distiller = dict(
+    type='mmrazor.ConfigurableDistiller',
+    student_recorders=dict(
+        logits=dict(type='mmrazor.ModuleOutputs', source='head.fc')),
+    teacher_recorders=dict(
+        logits=dict(type='mmrazor.ModuleOutputs', source='head.fc')),
+    distill_losses=dict(
+        loss_dist=dict(
+            type='mmrazor.DISTLoss',
+            inter_loss_weight=1.0,
+            intra_loss_weight=1.0,
+            tau=1.0,
+            loss_weight=2.0)),
+    loss_forward_mappings=dict(
+        loss_dist=dict(
+            logits_S=dict(from_student=True, recorder='logits'),
+            logits_T=dict(from_student=False, recorder='logits'))))

@@ -1,0 +1,18 @@
+# ofd baseline on AV-digits: audio teacher -> visual student, through the
+# same CrossModalDistill as FDKD (same data, networks and schedule).
+_base_ = ['../../_base_/av/avdigits.py', '../../_base_/baselines/ofd.py']
+model = dict(
+    type='fdkd.CrossModalDistill',
+    architecture=_base_.visual_model,
+    teacher=_base_.audio_model,
+    teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
+    student_modality='visual',
+    teacher_modality='audio',
+    distiller=dict(
+        _base_.ofd_distiller,
+        connectors=dict(
+            _base_.ofd_distiller.connectors,
+            # half width: from configs/_base_/av/avdigits.py
+            loss_ofd_sfeat=_base_.ofd_student_connector)))
+val_cfg = _base_.cross_modal_val_cfg
+test_cfg = _base_.cross_modal_test_cfg

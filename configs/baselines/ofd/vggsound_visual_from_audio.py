@@ -1,0 +1,19 @@
+# ofd baseline on VGGSound: audio teacher -> visual student, through the
+# same CrossModalDistill as FDKD (same data, networks and schedule).
+_base_ = ['../../_base_/av/vggsound.py', '../../_base_/baselines/ofd.py']
+model = dict(
+    type='fdkd.CrossModalDistill',
+    architecture=_base_.visual_model,
+    teacher=_base_.audio_model,
+    teacher_ckpt='work_dirs/vggsound_audio/selected.pth',
+    student_modality='visual',
+    teacher_modality='audio',
+    distiller=dict(
+        _base_.ofd_distiller,
+        # the visual network is wrapped by fdkd.MultiFrameBackbone
+        student_recorders=dict(
+            feat=dict(
+                type='mmrazor.ModuleOutputs',
+                source='backbone.backbone.layer4.1.bn2'))))
+val_cfg = _base_.cross_modal_val_cfg
+test_cfg = _base_.cross_modal_test_cfg
