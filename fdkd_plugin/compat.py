@@ -14,7 +14,14 @@ release makes the fix unnecessary.
    ``UnpicklingError: Weights only load failed ... HistoryBuffer``: torch >= 2.6
    loads with ``weights_only=True`` and MMEngine checkpoints hold message-hub
    state (HistoryBuffer, numpy dtypes).
-3. :func:`init_cpu_distributed` and :class:`CPUDistributedDataParallel`
+3. :func:`patch_mmrazor_inplace_false` - MMRazor algorithms switch every
+   ``inplace`` activation of the student and teacher to ``inplace=False`` so
+   that recorders keep pre-activation values, but its recursion only
+   descends through ``OrderedDict`` and torch 2.14 stores
+   ``Module._modules`` in a plain ``dict``: nothing is switched, and an
+   in-place ReLU overwrites what a ``ModuleInputs`` recorder holds (the
+   "pre-ReLU" feature of paper A.3 silently becomes the post-ReLU one).
+4. :func:`init_cpu_distributed` and :class:`CPUDistributedDataParallel`
    (in :mod:`fdkd_plugin.engine.model_wrappers`) - ``torchrun`` on a machine
    without CUDA: MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and
    its DDP wrapper passes ``device_ids=[local_rank]``, which DDP refuses for
@@ -27,6 +34,7 @@ import torch
 
 __all__ = [
     'patch_torch_ao_for_mmrazor', 'register_full_checkpoint_loader',
+    'patch_mmrazor_inplace_false', 'set_inplace_false',
     'init_cpu_distributed', 'apply_all'
 ]
 
@@ -107,6 +115,53 @@ def register_full_checkpoint_loader() -> Callable:
     return load_from_local_full
 
 
+def set_inplace_false(module: torch.nn.Module) -> int:
+    """Set ``inplace=False`` on every sub-module that has a bool
+    ``inplace`` attribute (``nn.ReLU``, ``nn.ReLU6``, ``nn.Dropout``, mmcv's
+    ``ConvModule`` and the activation inside it ...), at any depth.
+
+    Returns:
+        int: how many modules were switched from True.
+    """
+    switched = 0
+    for sub in module.modules():
+        if isinstance(getattr(sub, 'inplace', None), bool):
+            switched += int(sub.inplace)
+            sub.inplace = False
+    return switched
+
+
+_mmrazor_set_module_inplace_false: Optional[Callable] = None
+
+
+def _set_module_inplace_false(self: Any, architecture: Any,
+                              varstr: str = '') -> None:
+    """Replacement of ``BaseAlgorithm.set_module_inplace_false``."""
+    if isinstance(architecture, torch.nn.Module):
+        set_inplace_false(architecture)
+
+
+def patch_mmrazor_inplace_false() -> bool:
+    """Make MMRazor's ``inplace=False`` switch reach every module again.
+
+    ``BaseAlgorithm.__init__`` (student, unless ``module_inplace=True``) and
+    ``SingleTeacherDistill.__init__`` (teacher) call
+    ``set_module_inplace_false``; it is replaced by
+    :func:`set_inplace_false`. Idempotent.
+
+    Returns:
+        bool: True if this call patched it.
+    """
+    from mmrazor.models.algorithms.base import BaseAlgorithm
+    global _mmrazor_set_module_inplace_false
+    if BaseAlgorithm.set_module_inplace_false is _set_module_inplace_false:
+        return False
+    # kept for the test that shows the fix is still needed
+    _mmrazor_set_module_inplace_false = BaseAlgorithm.set_module_inplace_false
+    BaseAlgorithm.set_module_inplace_false = _set_module_inplace_false
+    return True
+
+
 def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> bool:
     """Initialise the process group for ``torchrun`` on a CPU-only machine.
 
@@ -134,6 +189,7 @@ def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> bool:
 
 
 def apply_all() -> None:
-    """Apply the import-time fixes (1 and 2); 3 is applied by the tools."""
+    """Apply the import-time fixes (1 to 3); 4 is applied by the tools."""
     patch_torch_ao_for_mmrazor()
     register_full_checkpoint_loader()
+    patch_mmrazor_inplace_false()

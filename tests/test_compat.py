@@ -80,7 +80,68 @@ def test_checkpoint_fix_loads_runner_checkpoints(tmp_path):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'))
 
 
-# 3. torchrun on a CPU-only machine -------------------------------------------
+# 3. MMRazor's inplace=False switch on torch 2.14 ------------------------------
+def _tiny_resnet():
+    from mmpretrain.models import ResNet
+    return ResNet(depth=18, base_channels=8, stem_channels=8)
+
+
+def test_inplace_switch_fix_still_needed():
+    # MMRazor's own recursion, on a fresh network: nothing is switched,
+    # because torch keeps Module._modules in a plain dict now
+    from mmrazor.models.algorithms.base import BaseAlgorithm
+    assert BaseAlgorithm.set_module_inplace_false is \
+        compat._set_module_inplace_false  # patched by import
+    net = _tiny_resnet()
+    # as SingleTeacherDistill calls it: (module, the expression naming it)
+    original = compat._mmrazor_set_module_inplace_false
+
+    class Unpatched:  # recursion goes through self, as in BaseAlgorithm
+        def set_module_inplace_false(self, architecture, varstr):
+            return original(self, architecture, varstr)
+
+    Unpatched().set_module_inplace_false(net, 'architecture')
+    relus = [m for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus), (
+        'MMRazor now switches inplace off by itself: delete '
+        'patch_mmrazor_inplace_false from fdkd_plugin/compat.py')
+
+
+def test_inplace_switch_fix_keeps_pre_relu_records():
+    from mmrazor.models.task_modules import RecorderManager
+    from mmengine.registry import MODELS
+    from mmpretrain.models import ImageClassifier
+    assert compat.patch_mmrazor_inplace_false() is False  # idempotent
+    cfg = dict(
+        type='fdkd.CrossModalDistill',
+        architecture=dict(
+            type='mmpretrain.ImageClassifier',
+            backbone=dict(type='mmpretrain.ResNet', depth=18,
+                          base_channels=8, stem_channels=8),
+            neck=dict(type='mmpretrain.GlobalAveragePooling'),
+            head=dict(type='mmpretrain.LinearClsHead', num_classes=3,
+                      in_channels=64)),
+        distiller=dict(type='mmrazor.ConfigurableDistiller'),
+        student_modality='a',
+        teacher_modality='b')
+    cfg['teacher'] = cfg['architecture']
+    model = MODELS.build(cfg)
+    for net in (model.student, model.teacher):
+        assert isinstance(net, ImageClassifier)
+        relus = [m for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+        assert relus and not any(m.inplace for m in relus)
+    # the input of the last block's final ReLU keeps its negative values
+    manager = RecorderManager(dict(feat=dict(
+        type='mmrazor.ModuleInputs', source='backbone.layer4.1.relu')))
+    manager.initialize(model.student)
+    torch.manual_seed(0)
+    with manager:
+        model.student(torch.randn(2, 3, 32, 32), mode='tensor')
+    pre = manager.get_recorder('feat').get_record_data(1, 0)
+    assert (pre < 0).any()
+
+
+# 4. torchrun on a CPU-only machine -------------------------------------------
 @pytest.fixture
 def single_process_group(monkeypatch):
     with socket.socket() as s:
