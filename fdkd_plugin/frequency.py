@@ -241,7 +241,8 @@ def frequency_split(x: Tensor,
     cases ``low + high + dc == x`` up to float rounding.
 
     float16 and bfloat16 inputs are transformed in float32 and the results
-    cast back to the input dtype; float64 stays float64. Gradients flow
+    cast back to the input dtype, except under ``torch.autocast`` (AMP),
+    where they stay float32; float64 stays float64. Gradients flow
     through all three outputs.
 
     Args:
@@ -287,7 +288,13 @@ def frequency_split(x: Tensor,
         dc = torch.zeros_like(xf)
     else:
         dc = dc.contiguous()
-    return FrequencySplit(low.to(x.dtype), high.to(x.dtype), dc.to(x.dtype))
+    out = x.dtype
+    if out in (torch.float16, torch.bfloat16) and torch.is_autocast_enabled(
+            x.device.type):
+        # under AMP the losses that follow must not see the bands rounded
+        # back to half precision (their reconstruction error is ~2e-3)
+        out = torch.float32
+    return FrequencySplit(low.to(out), high.to(out), dc.to(out))
 
 
 def standardize(x: Tensor,
