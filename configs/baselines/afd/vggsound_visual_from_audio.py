@@ -23,6 +23,30 @@ model = dict(
                 source='backbone.backbone.layer3'),
             layer4=dict(
                 type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer4'))))
+                source='backbone.backbone.layer4')),
+        connectors=dict(
+            # its inner layers record one row per frame, (N*k, ...): the
+            # clip mean (fdkd.FrameMean) comes first
+            frame_mean=_base_.frame_mean),
+        loss_forward_mappings=dict(
+            _base_.afd_distiller.loss_forward_mappings,
+            loss_afd=dict(
+                _base_.afd_distiller.loss_forward_mappings.loss_afd,
+                student_feat_1=dict(
+                    from_student=True,
+                    recorder='layer1',
+                    connector='frame_mean'),
+                student_feat_2=dict(
+                    from_student=True,
+                    recorder='layer2',
+                    connector='frame_mean'),
+                student_feat_3=dict(
+                    from_student=True,
+                    recorder='layer3',
+                    connector='frame_mean'),
+                student_feat_4=dict(
+                    from_student=True,
+                    recorder='layer4',
+                    connector='frame_mean')))))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -22,6 +22,18 @@ model = dict(
             feat=dict(
                 type='mmrazor.ModuleOutputs',
                 source='backbone.backbone.layer3'),
-            logits=dict(type='mmrazor.ModuleOutputs', source='head.fc'))))
+            logits=dict(type='mmrazor.ModuleOutputs', source='head.fc')),
+        connectors=dict(
+            # its inner layers record one row per frame, (N*k, ...): the
+            # clip mean (fdkd.FrameMean) comes first
+            frame_mean=_base_.frame_mean),
+        loss_forward_mappings=dict(
+            _base_.c2kd_distiller.loss_forward_mappings,
+            loss_c2kd=dict(
+                _base_.c2kd_distiller.loss_forward_mappings.loss_c2kd,
+                teacher_feat=dict(
+                    from_student=False,
+                    recorder='feat',
+                    connector='frame_mean')))))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -14,6 +14,13 @@ model = dict(
         teacher_recorders=dict(
             feat=dict(
                 type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer4.1.bn2'))))
+                source='backbone.backbone.layer4.1.bn2')),
+        connectors=dict(
+            _base_.ofd_distiller.connectors,
+            # its inner layers record one row per frame, (N*k, ...): the
+            # clip mean (fdkd.FrameMean) comes first
+            loss_ofd_tfeat=dict(
+                type='fdkd.FrameMeanOFDTeacherConnector',
+                num_frames=_base_.num_frames))))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -14,6 +14,14 @@ model = dict(
         student_recorders=dict(
             feat=dict(
                 type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer4.1.bn2'))))
+                source='backbone.backbone.layer4.1.bn2')),
+        connectors=dict(
+            _base_.ofd_distiller.connectors,
+            # its inner layers record one row per frame, (N*k, ...): the
+            # clip mean (fdkd.FrameMean) comes first
+            loss_ofd_sfeat=[
+                _base_.frame_mean,
+                *_base_.ofd_distiller.connectors.loss_ofd_sfeat
+            ])))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -14,6 +14,14 @@ model = dict(
         student_recorders=dict(
             feat=dict(
                 type='mmrazor.ModuleInputs',
-                source='backbone.backbone.layer4.1.relu'))))
+                source='backbone.backbone.layer4.1.relu')),
+        connectors=dict(
+            _base_.pkd_distiller.connectors,
+            # its inner layers record one row per frame, (N*k, ...): the
+            # clip mean (fdkd.FrameMean) comes first
+            pool_s=[
+                _base_.frame_mean,
+                _base_.pkd_distiller.connectors.pool_s
+            ])))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -64,10 +64,21 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
             ``recorder`` name, optional ``record_idx`` / ``data_idx`` as in
             MMRazor's mappings. Defaults to ``dict(recorder='feat')``.
         teacher_feat (dict): Same for the teacher.
-        student_connector (dict, optional): A connector that maps the
-            student feature to ``in_channels`` when the widths differ, e.g.
-            ``dict(type='mmrazor.TorchNNConnector', module_name='Linear',
-            module_args=dict(in_features=768, out_features=1280))``.
+        student_connector (dict, optional): A connector applied to the
+            student feature, e.g. one that maps it to ``in_channels`` when
+            the widths differ, ``dict(type='mmrazor.TorchNNConnector',
+            module_name='Linear', module_args=dict(in_features=768,
+            out_features=1280))``, or ``dict(type='fdkd.FrameMean',
+            num_frames=k)`` for a per-frame ``(N*k, ...)`` record of a
+            network wrapped by ``fdkd.MultiFrameBackbone``. Defaults to
+            None (the feature as recorded).
+        teacher_connector (dict, optional): The same for the teacher
+            feature, e.g. ``fdkd.FrameMean`` for a multi-frame visual
+            teacher. Defaults to None.
+
+            Both connectors see the recorded feature after pooling when
+            ``pool=True`` (``(N, C)``), the map ``(N, C, H, W)`` otherwise,
+            and run before the shape check and the split.
         pool (bool): Global-average-pool ``(N, C, H, W)`` records to
             ``(N, C)`` before splitting (classification). Defaults to True.
         cutoff (float): Low-band share of the spectrum (see
@@ -98,6 +109,7 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                  student_feat: Optional[Dict] = None,
                  teacher_feat: Optional[Dict] = None,
                  student_connector: Optional[Dict] = None,
+                 teacher_connector: Optional[Dict] = None,
                  pool: bool = True,
                  cutoff: float = 0.5,
                  keep_dc: bool = False,
@@ -164,6 +176,8 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
 
         self.student_connector = MODELS.build(student_connector) \
             if student_connector is not None else None
+        self.teacher_connector = MODELS.build(teacher_connector) \
+            if teacher_connector is not None else None
 
         bands = ('low', 'high') if freq else ('raw', )
         low_cfg = dict(
@@ -218,7 +232,11 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                     f'module_args=dict(in_features={student.shape[1]}, '
                     f'out_features={teacher.shape[1]}))'
                     if student.shape[0] == teacher.shape[0] else
-                    'teacher and student must see the same batch')
+                    'teacher and student must see the same batch; a '
+                    'per-frame record (N*k rows) of a network wrapped by '
+                    'fdkd.MultiFrameBackbone needs dict(type='
+                    "'fdkd.FrameMean', num_frames=k) as that side's "
+                    'student_connector / teacher_connector')
             raise ValueError(
                 f'recorded student feature {tuple(student.shape)} and '
                 f'teacher feature {tuple(teacher.shape)} differ: {hint}')
@@ -279,8 +297,11 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         losses = super().compute_distill_losses()
         student = self._recorded(self.student_feat, from_student=True)
         teacher = self._recorded(self.teacher_feat, from_student=False)
+        # connectors after pooling (FrameMean commutes with it)
         if self.student_connector is not None:
             student = self.student_connector(student)
+        if self.teacher_connector is not None:
+            teacher = self.teacher_connector(teacher)
         self._check_shapes(student, teacher)
 
         student_bands, teacher_bands = self._split(student, teacher)
