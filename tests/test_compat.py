@@ -116,6 +116,9 @@ def test_inplace_switch_fix_keeps_pre_relu_records():
         type='fdkd.CrossModalDistill',
         architecture=dict(
             type='mmpretrain.ImageClassifier',
+            # named with its scope: another test may have left 'fdkd' as
+            # the default scope
+            data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
             backbone=dict(type='mmpretrain.ResNet', depth=18,
                           base_channels=8, stem_channels=8),
             neck=dict(type='mmpretrain.GlobalAveragePooling'),
