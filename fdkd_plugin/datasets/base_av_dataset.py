@@ -1,10 +1,8 @@
 """The base class shared by the audio-visual classification data sets."""
 import os.path as osp
-import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-from mmengine.dataset import BaseDataset
+from .labelled_dataset import LabelledDataset
 
 __all__ = ['BaseAVDataset', 'AV_MODALITIES', 'AUDIO_FORMATS']
 
@@ -14,7 +12,7 @@ AV_MODALITIES: Tuple[str, ...] = ('audio', 'visual')
 AUDIO_FORMATS: Tuple[str, ...] = ('wav', 'pkl', 'npy')
 
 
-class BaseAVDataset(BaseDataset):
+class BaseAVDataset(LabelledDataset):
     """Audio-visual classification data set: one row of an index per clip.
 
     Everything the audio-visual data sets share lives here; a subclass only
@@ -282,35 +280,6 @@ class BaseAVDataset(BaseDataset):
                 if key in row:
                     info[key] = float(row[key])
             data_list.append(info)
-        if skipped:
-            # one warning per index file, not one per row
-            warnings.warn(
-                f'{type(self).__name__}: skipped {len(skipped)} of '
-                f'{len(skipped) + len(data_list)} rows of {self.ann_file} '
-                f'whose files are missing (e.g. {skipped[0]}); pass '
-                'strict=True to raise instead', UserWarning, stacklevel=2)
+        # one warning per index file, not one per row
+        self.warn_skipped(skipped, len(data_list), 'files are')
         return data_list
-
-    # ------------------------------------------------------------------
-    # labels, as mmpretrain's samplers and analysis tools read them
-    # ------------------------------------------------------------------
-    def get_cat_ids(self, idx: int) -> List[int]:
-        """Label of one item, as a list (mmpretrain's sampler API).
-
-        Args:
-            idx (int): The item index.
-
-        Returns:
-            list[int]: ``[gt_label]``.
-        """
-        return [int(self.get_data_info(idx)['gt_label'])]
-
-    def get_gt_labels(self) -> np.ndarray:
-        """Labels of all items.
-
-        Returns:
-            np.ndarray: (len(self), ) int64 labels.
-        """
-        return np.array(
-            [self.get_data_info(i)['gt_label'] for i in range(len(self))],
-            dtype=np.int64)

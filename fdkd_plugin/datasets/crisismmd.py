@@ -1,12 +1,10 @@
 """CrisisMMD v2.0, humanitarian task, agreed labels: tweet text + image."""
 import os.path as osp
-import warnings
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
-from mmengine.dataset import BaseDataset
 
 from fdkd_plugin.registry import DATASETS
+from .labelled_dataset import LabelledDataset
 
 __all__ = [
     'CrisisMMDDataset', 'CRISISMMD_CLASSES', 'CRISISMMD_LABEL_MERGE',
@@ -40,7 +38,7 @@ LABEL_FIELDS: Tuple[str, ...] = ('label', 'label_text', 'label_image')
 
 
 @DATASETS.register_module()
-class CrisisMMDDataset(BaseDataset):
+class CrisisMMDDataset(LabelledDataset):
     """CrisisMMD v2.0 humanitarian task on the agreed-label split: one row per
     (tweet, image) pair, 5 classes.
 
@@ -230,32 +228,6 @@ class CrisisMMDDataset(BaseDataset):
                     tweet_id=row['tweet_id'].strip(),
                     image_id=row['image_id'].strip(),
                     event_name=row.get('event_name', '').strip()))
-        if skipped:
-            # one warning per split file, not one per row
-            warnings.warn(
-                f'{type(self).__name__}: skipped {len(skipped)} of '
-                f'{len(skipped) + len(data_list)} rows of {self.ann_file} '
-                f'whose image is missing (e.g. {skipped[0]}); pass '
-                'strict=True to raise instead', UserWarning, stacklevel=2)
+        # one warning per split file, not one per row
+        self.warn_skipped(skipped, len(data_list), 'image is')
         return data_list
-
-    def get_cat_ids(self, idx: int) -> List[int]:
-        """Label of one item, as a list (mmpretrain's sampler API).
-
-        Args:
-            idx (int): The item index.
-
-        Returns:
-            list[int]: ``[gt_label]``.
-        """
-        return [int(self.get_data_info(idx)['gt_label'])]
-
-    def get_gt_labels(self) -> np.ndarray:
-        """Labels of all items.
-
-        Returns:
-            np.ndarray: (len(self), ) int64 labels.
-        """
-        return np.array(
-            [self.get_data_info(i)['gt_label'] for i in range(len(self))],
-            dtype=np.int64)
