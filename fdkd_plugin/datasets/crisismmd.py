@@ -2,7 +2,6 @@
 import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-
 from fdkd_plugin.registry import DATASETS
 from .labelled_dataset import LabelledDataset
 
