@@ -109,16 +109,13 @@ def test_inplace_switch_fix_still_needed():
 
 def test_inplace_switch_fix_keeps_pre_relu_records():
     from mmrazor.models.task_modules import RecorderManager
-    from mmengine.registry import MODELS
+    from mmengine.registry import MODELS, DefaultScope
     from mmpretrain.models import ImageClassifier
     assert compat.patch_mmrazor_inplace_false() is False  # idempotent
     cfg = dict(
         type='fdkd.CrossModalDistill',
         architecture=dict(
             type='mmpretrain.ImageClassifier',
-            # named with its scope: another test may have left 'fdkd' as
-            # the default scope
-            data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
             backbone=dict(type='mmpretrain.ResNet', depth=18,
                           base_channels=8, stem_channels=8),
             neck=dict(type='mmpretrain.GlobalAveragePooling'),
@@ -128,7 +125,10 @@ def test_inplace_switch_fix_keeps_pre_relu_records():
         student_modality='a',
         teacher_modality='b')
     cfg['teacher'] = cfg['architecture']
-    model = MODELS.build(cfg)
+    # the networks' unscoped defaults (ClsDataPreprocessor, CrossEntropyLoss)
+    # are mmpretrain's, whatever default scope another test left behind
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg)
     for net in (model.student, model.teacher):
         assert isinstance(net, ImageClassifier)
         relus = [m for m in net.modules() if isinstance(m, torch.nn.ReLU)]
