@@ -23,6 +23,7 @@ import torch
 from mmrazor.models.task_modules import RecorderManager
 from torch import Tensor, nn
 
+from fdkd_plugin.compat import set_inplace_false
 from fdkd_plugin.frequency import frequency_split
 from fdkd_plugin.models.algorithms.cross_modal_distill import gt_labels_of
 
@@ -168,9 +169,7 @@ class FeatureExtractor:
                 raise ValueError(f'module {src.module!r} is not in the '
                                  f'network; close names: {close}')
         model.eval()
-        for module in model.modules():
-            if hasattr(module, 'inplace'):
-                module.inplace = False
+        set_inplace_false(model)
         self.recorders = RecorderManager(
             {str(s): s.recorder_cfg
              for s in self.sources})

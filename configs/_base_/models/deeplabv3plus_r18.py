@@ -46,8 +46,9 @@ _decode_head = dict(
     num_classes=40,
     norm_cfg=norm_cfg,
     # not in place: the distiller records the input of the last ReLU, which
-    # an in-place ReLU would overwrite (MMRazor's inplace=False switch does
-    # not reach the ReLUs inside mmcv's ConvModule)
+    # an in-place ReLU would overwrite (fdkd.CrossModalDistill switches every
+    # module to inplace=False too, through fdkd_plugin.compat; this keeps the
+    # unimodal networks right on their own)
     act_cfg=dict(type='ReLU', inplace=False),
     align_corners=False,
     loss_decode=dict(
