@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 PYTEST_ARGS ?=
 AVDIGITS := data/avdigits
 
-.PHONY: all venv data demo test help table
+.PHONY: all venv data demo test help table bench
 all: help
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make test  - install (once), run the test suite on CPU"
 	@echo "make data  - build the AV-digits data set only"
 	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [OUT=docs/results.md] - train teachers and every method both ways (resumable), print Table 1"
+	@echo "make bench [DEVICE=cuda] [BENCH_DIR=work_dirs/benchmarks] - every speed benchmark, one table file each (run it on a quiet machine)"
 
 venv:
 	@bash tools/install_env.sh
@@ -40,3 +41,13 @@ DATASET ?= avdigits
 SEEDS ?= 0 1 2
 table: $(if $(filter avdigits,$(DATASET)),data,venv)
 	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(WORK_DIR),--work-dir $(WORK_DIR)) $(if $(OUT),--out $(OUT))
+
+# the speed benchmarks of docs/benchmarks.md, one after the other, each
+# table also written to $(BENCH_DIR)/<name>.md (about 15 min on 2 CPU cores)
+DEVICE ?= cpu
+BENCH_DIR ?= work_dirs/benchmarks
+bench: data
+	@mkdir -p $(BENCH_DIR)
+	set -o pipefail; $(PY) benchmarks/train_step.py --device $(DEVICE) | tee $(BENCH_DIR)/train_step.md
+	set -o pipefail; $(PY) benchmarks/audio_frontend.py --device $(DEVICE) --reps 7 | tee $(BENCH_DIR)/audio_frontend.md
+	set -o pipefail; $(PY) benchmarks/teacher_cache.py --epochs 4 --repeats 2 | tee $(BENCH_DIR)/teacher_cache.md
