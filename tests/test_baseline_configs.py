@@ -87,6 +87,7 @@ def load(case) -> Config:
     # the teacher of that modality, as configs/unimodal/* leaves it
     teacher = make.DIRECTIONS[direction][1]
     assert cfg.model.teacher_ckpt == (
+        None if method in make.SCRATCH_TEACHER else
         f'work_dirs/{dataset}_{teacher}/selected.pth')
     cfg.model.teacher_ckpt = None
     assert cfg.default_scope == 'fdkd'

@@ -24,6 +24,7 @@ under ``--work-dir`` (written to ``--out`` / ``--out-csv`` when given).
 """
 import argparse
 import datetime
+import functools
 import importlib.util
 import os.path as osp
 import statistics
@@ -142,6 +143,9 @@ def plan(dataset: str,
                            list(opts)))
         for direction, student, teacher in directions_of(dataset):
             for method in methods:
+                config = method_config(method, dataset, direction)
+                # DML's configs start both networks from scratch
+                uses_teacher = teacher_from_checkpoint(config)
                 ckpt = osp.join(teachers[teacher], 'selected.pth')
                 runs.append(
                     PlannedRun(
@@ -149,12 +153,23 @@ def plan(dataset: str,
                         method,
                         student,
                         teacher,
-                        method_config(method, dataset, direction),
+                        config,
                         osp.join(work_dir, f'seed{seed}',
                                  f'{method}_{direction}'),
-                        opts + [f'model.teacher_ckpt={ckpt}'],
-                        teacher_dir=teachers[teacher]))
+                        opts + ([f'model.teacher_ckpt={ckpt}']
+                                if uses_teacher else []),
+                        teacher_dir=teachers[teacher]
+                        if uses_teacher else None))
     return runs
+
+
+@functools.lru_cache(maxsize=None)
+def teacher_from_checkpoint(config: str) -> bool:
+    """Whether ``config``'s model loads a trained teacher (its
+    ``teacher_ckpt`` is set; None: the teacher starts from scratch)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO_ROOT, config), lazy_import=False)
+    return cfg.model.get('teacher_ckpt') is not None
 
 
 def _hms(seconds: Optional[float]) -> str:

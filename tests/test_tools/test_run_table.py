@@ -58,6 +58,11 @@ def test_plan_layout_options_and_teachers():
     assert runs[11].cfg_options[-1] == \
         'model.teacher_ckpt=wd/seed2/avdigits_audio/selected.pth'
     assert runs[0].teacher_dir is None
+    # DML starts both networks from scratch: no checkpoint, no teacher run
+    dml = run_table.plan('avdigits', [0], ['dml'], 'wd', 'data/x')[2]
+    assert dml.config == 'configs/baselines/dml/avdigits_audio_from_visual.py'
+    assert dml.teacher_dir is None
+    assert not any('teacher_ckpt' in o for o in dml.cfg_options)
     # the same folders as benchmarks/avdigits_kd.py, so its runs are reused
     bench = 'work_dirs/bench_avdigits'
     assert run_table.plan('avdigits', [1], ['feat'], bench,

@@ -6,7 +6,8 @@ base plus the method's distiller base (configs/_base_/baselines/{method}.py,
 which defines ``{method}_distiller``), fed to fdkd.CrossModalDistill. The
 generator adds what a child cannot inherit:
 
-- ``teacher_trainable=True`` for the methods that train both networks;
+- ``teacher_trainable=True`` for the methods that train both networks,
+  and ``teacher_ckpt=None`` for those that start both from scratch (DML);
 - AV-digits: the half-width parts that configs/_base_/av/avdigits.py holds
   for a method (HALF_WIDTH);
 - VGGSound: the visual network is wrapped by fdkd.MultiFrameBackbone, so its
@@ -49,6 +50,10 @@ DIRECTIONS = {
 TRAINABLE_TEACHER = {
     'dml': 'DML: the two networks learn from each other',
     'c2kd': 'C2KD trains the teacher jointly',
+}
+# why a method starts its "teacher" from random weights (teacher_ckpt=None)
+SCRATCH_TEACHER = {
+    'dml': 'DML starts both networks from scratch',
 }
 # `distiller` overrides a child adds, as {dotted path of a dict inside the
 # distiller: [entries]}; an entry is `key=expression` or `**expression`.
@@ -236,7 +241,9 @@ def child(method: str, dataset: str, direction: str) -> str:
         "    type='fdkd.CrossModalDistill',",
         f'    architecture=_base_.{student}_model,',
         f'    teacher=_base_.{teacher}_model,',
-        f"    teacher_ckpt='work_dirs/{dataset}_{teacher}/selected.pth',",
+        (f'    teacher_ckpt=None,  # {SCRATCH_TEACHER[method]}'
+         if method in SCRATCH_TEACHER else
+         f"    teacher_ckpt='work_dirs/{dataset}_{teacher}/selected.pth',"),
         f"    student_modality='{student}',",
         f"    teacher_modality='{teacher}',",
     ]
