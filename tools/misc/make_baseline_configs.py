@@ -8,6 +8,8 @@ generator adds what a child cannot inherit:
 
 - ``teacher_trainable=True`` for the methods that train both networks,
   and ``teacher_ckpt=None`` for those that start both from scratch (DML);
+- ``optim_wrapper.paramwise_cfg`` for those whose teacher trains at its own
+  lr (C2KD: ``c2kd_paramwise_cfg`` of its base);
 - AV-digits: the half-width parts that configs/_base_/av/avdigits.py holds
   for a method (HALF_WIDTH);
 - VGGSound: the visual network is wrapped by fdkd.MultiFrameBackbone, so its
@@ -50,6 +52,11 @@ DIRECTIONS = {
 TRAINABLE_TEACHER = {
     'dml': 'DML: the two networks learn from each other',
     'c2kd': 'C2KD trains the teacher jointly',
+}
+# methods whose teacher trains at its own lr ({method}_paramwise_cfg in the
+# method's base), and why (a comment in the child)
+TEACHER_LR = {
+    'c2kd': 'the trained teacher fine-tunes at 1/5 of the lr (see the base)',
 }
 # why a method starts its "teacher" from random weights (teacher_ckpt=None)
 SCRATCH_TEACHER = {
@@ -290,6 +297,10 @@ def child(method: str, dataset: str, direction: str) -> str:
         lines += ['    ' + line for line in distiller]
     else:
         lines.append(f'    distiller=_base_.{method}_distiller)')
+    if method in TEACHER_LR:
+        lines += [f'# {TEACHER_LR[method]}',
+                  f'optim_wrapper = dict(paramwise_cfg=_base_.{method}_'
+                  'paramwise_cfg)']
     lines += [
         'val_cfg = _base_.cross_modal_val_cfg',
         'test_cfg = _base_.cross_modal_test_cfg',

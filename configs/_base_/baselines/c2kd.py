@@ -9,6 +9,12 @@
 # The child config MUST set teacher_trainable=True in fdkd.CrossModalDistill
 # (C2KD trains the teacher jointly; its cross-entropy is logged as
 # teacher.loss); C2KDLoss raises in training otherwise.
+# The official code loads the trained teacher and fine-tunes it with the
+# student's SGD at lr 1e-2; our schedules run the student at 5x that (0.05
+# on AV-digits), at which the C2KD loss sent the trained AV-digits audio
+# teacher to NaN within 5 steps (V <- A). The children therefore give the
+# teacher 1/5 of the lr (c2kd_paramwise_cfg; the official 1e-2 on
+# AV-digits). Its proxy heads, like the student, train at the full lr.
 # Labels: the inputs of the student head's loss module (data_idx=1).
 # Widths / classes: full-width ResNet-18; num_classes is a placeholder that
 # the dataset's child config must set (the half-width AV-digits values are
@@ -42,3 +48,4 @@ c2kd_distiller = dict(
             teacher_logits=dict(from_student=False, recorder='logits'),
             gt_label=dict(from_student=True, recorder='gt_label',
                           data_idx=1))))
+c2kd_paramwise_cfg = dict(custom_keys={'teacher.': dict(lr_mult=0.2)})

@@ -38,5 +38,7 @@ model = dict(
                     from_student=True,
                     recorder='feat',
                     connector='frame_mean')))))
+# the trained teacher fine-tunes at 1/5 of the lr (see the base)
+optim_wrapper = dict(paramwise_cfg=_base_.c2kd_paramwise_cfg)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg
