@@ -303,7 +303,10 @@ def test_avdigits_config_trains(case, tiny_avdigits):
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     check_model(cfg, model, case)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    # C2KD fine-tunes its trained teacher at 1/5 of the lr, all else at it
+    # C2KD fine-tunes its trained teacher at 1/5 of the lr, all else at it,
+    # and clips the gradient norm
+    assert cfg.optim_wrapper.get('clip_grad') == (
+        dict(max_norm=10.0) if case[0] == 'c2kd' else None)
     base_lr = cfg.optim_wrapper.optimizer.lr
     lrs = {
         id(p): group['lr']

@@ -8,8 +8,8 @@ generator adds what a child cannot inherit:
 
 - ``teacher_trainable=True`` for the methods that train both networks,
   and ``teacher_ckpt=None`` for those that start both from scratch (DML);
-- ``optim_wrapper.paramwise_cfg`` for those whose teacher trains at its own
-  lr (C2KD: ``c2kd_paramwise_cfg`` of its base);
+- ``optim_wrapper`` keys a method's base defines as ``{method}_{key}``
+  (C2KD: its teacher's lr and gradient clipping);
 - AV-digits: the half-width parts that configs/_base_/av/avdigits.py holds
   for a method (HALF_WIDTH);
 - VGGSound: the visual network is wrapped by fdkd.MultiFrameBackbone, so its
@@ -53,10 +53,11 @@ TRAINABLE_TEACHER = {
     'dml': 'DML: the two networks learn from each other',
     'c2kd': 'C2KD trains the teacher jointly',
 }
-# methods whose teacher trains at its own lr ({method}_paramwise_cfg in the
-# method's base), and why (a comment in the child)
-TEACHER_LR = {
-    'c2kd': 'the trained teacher fine-tunes at 1/5 of the lr (see the base)',
+# methods with their own optim_wrapper keys (defined in the method's base),
+# and why (a comment in the child)
+OPTIM_WRAPPER = {
+    'c2kd': (('paramwise_cfg', 'clip_grad'),
+             'teacher at 1/5 of the lr, gradient norm clipped (see the base)'),
 }
 # why a method starts its "teacher" from random weights (teacher_ckpt=None)
 SCRATCH_TEACHER = {
@@ -297,10 +298,11 @@ def child(method: str, dataset: str, direction: str) -> str:
         lines += ['    ' + line for line in distiller]
     else:
         lines.append(f'    distiller=_base_.{method}_distiller)')
-    if method in TEACHER_LR:
-        lines += [f'# {TEACHER_LR[method]}',
-                  f'optim_wrapper = dict(paramwise_cfg=_base_.{method}_'
-                  'paramwise_cfg)']
+    if method in OPTIM_WRAPPER:
+        keys, why = OPTIM_WRAPPER[method]
+        lines += [f'# {why}', 'optim_wrapper = dict(']
+        lines += [f'    {key}=_base_.{method}_{key},' for key in keys]
+        lines[-1] = lines[-1][:-1] + ')'
     lines += [
         'val_cfg = _base_.cross_modal_val_cfg',
         'test_cfg = _base_.cross_modal_test_cfg',
