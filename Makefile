@@ -43,7 +43,7 @@ table: $(if $(filter avdigits,$(DATASET)),data,venv)
 	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(WORK_DIR),--work-dir $(WORK_DIR)) $(if $(OUT),--out $(OUT))
 
 # the speed benchmarks of docs/benchmarks.md, one after the other, each
-# table also written to $(BENCH_DIR)/<name>.md (about 15 min on 2 CPU cores)
+# table also written to $(BENCH_DIR)/<name>.md (about 5 min on 2 CPU cores)
 DEVICE ?= cpu
 BENCH_DIR ?= work_dirs/benchmarks
 bench: data
