@@ -187,45 +187,34 @@ def librosa_frontend(load_kw: Dict, spec_kw: Dict):
     return load, stft, post
 
 
-def compare(files: List[str], load_kw: Dict, spec_kw: Dict) -> float:
-    """Max |ours - librosa| over all files' spectrograms."""
+def compare(files: List[str], load_kw: Dict, spec_kw: Dict,
+            npy_dir: str) -> Tuple[float, float, List[str]]:
+    """Our spectrogram and librosa's of each file, once each; ours is also
+    saved as ``.npy`` in ``npy_dir`` (what ``audio_format='npy'`` data sets
+    read) and read back with ``LoadSpectrogram``.
+
+    Returns max |ours - librosa|, max |read back - librosa| over all files,
+    and the ``.npy`` paths in the order of ``files``.
+    """
+    from fdkd_plugin.datasets.transforms import LoadSpectrogram
+    load_spec = LoadSpectrogram()
     load_audio, spectrogram = ours(load_kw, spec_kw)
     load, stft, post = librosa_frontend(load_kw, spec_kw)
-    worst = 0.0
-    for path in files:
+    os.makedirs(npy_dir)
+    worst = worst_read = 0.0
+    npys = []
+    for i, path in enumerate(files):
         mine = spectrogram(load_audio(dict(audio_path=path)))['audio'][0]
         ref = post(stft(load(path)))
         if mine.shape != ref.shape:
             raise AssertionError(f'{path}: ours {mine.shape}, librosa '
                                  f'{ref.shape}')
+        npys.append(osp.join(npy_dir, f'{i:05d}.npy'))
+        np.save(npys[-1], mine)
+        read = load_spec(dict(spec_path=npys[-1]))['audio'][0]
         worst = max(worst, float(np.abs(mine - ref).max()))
-    return worst
-
-
-def precompute(files: List[str], load_kw: Dict, spec_kw: Dict,
-               folder: str) -> List[str]:
-    """Our spectrogram of each file saved as ``.npy`` in ``folder`` (what
-    ``audio_format='npy'`` data sets read); the paths, in order."""
-    load_audio, spectrogram = ours(load_kw, spec_kw)
-    os.makedirs(folder)
-    paths = []
-    for i, path in enumerate(files):
-        spec = spectrogram(load_audio(dict(audio_path=path)))['audio']
-        paths.append(osp.join(folder, f'{i:05d}.npy'))
-        np.save(paths[-1], spec[0])
-    return paths
-
-
-def compare_precomputed(files: List[str], npys: List[str], load_kw: Dict,
-                        spec_kw: Dict) -> float:
-    """Max |LoadSpectrogram(npy) - librosa| over all files."""
-    from fdkd_plugin.datasets.transforms import LoadSpectrogram
-    load_spec = LoadSpectrogram()
-    load, stft, post = librosa_frontend(load_kw, spec_kw)
-    return max(
-        float(np.abs(load_spec(dict(spec_path=n))['audio'][0] -
-                     post(stft(load(f)))).max())
-        for f, n in zip(files, npys))
+        worst_read = max(worst_read, float(np.abs(read - ref).max()))
+    return worst, worst_read, npys
 
 
 def timed_passes(files: List[str], load_kw: Dict, spec_kw: Dict,
@@ -292,9 +281,8 @@ def run_setting(name: str, args: argparse.Namespace,
                 tmp: str) -> Tuple[Tuple[str, ...], str, str]:
     load_kw, spec_kw = audio_settings(SETTINGS[name])
     files, source = setting_files(name, load_kw, args, tmp)
-    npys = precompute(files, load_kw, spec_kw, osp.join(tmp, f'{name}_npy'))
-    diff = compare(files, load_kw, spec_kw)
-    diff_pre = compare_precomputed(files, npys, load_kw, spec_kw)
+    diff, diff_pre, npys = compare(files, load_kw, spec_kw,
+                                   osp.join(tmp, f'{name}_npy'))
     for what, d in (('ours', diff), ('precomputed', diff_pre)):
         if not d <= TOLERANCE:
             raise AssertionError(f'{name}: {what} and librosa differ by '
