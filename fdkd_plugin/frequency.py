@@ -20,6 +20,21 @@ Two layouts are split:
 - ``(N, C, H, W)`` maps: ``torch.fft.rfft2`` over ``(H, W)`` with a radial
   mask on the normalized frequency radius (see :func:`radial_low_pass_mask`).
   ``dims=1`` instead splits each pixel's ``C``-vector as in the 1-D case.
+
+Numerics (issue 13, ``tests/test_models/test_numerics.py``): both
+:func:`frequency_split` and :func:`standardize` first move each sample to
+``(x - mid) * 2**-e`` with ``mid`` the midrange ``(max + min) / 2`` of the
+sample and ``2**e`` the power of two just above its half-range (both
+constants, outside autograd). In exact arithmetic the result does not
+depend on ``mid`` (the bands exclude DC, Eq. 7 subtracts the mean), and
+scaling by a power of two is exact in floating point, so normal inputs give
+the plain formula's numbers up to rounding (float32: within 2e-6 for
+unit-variance features, and closer to a float64 reference when the feature
+has a large mean). But a constant sample becomes exactly zero (no rounding
+residue of its mean or its DFT survives to be standardized into a unit
+vector), and no sum or square can overflow or underflow for any finite
+float32 input (the plain variance overflows at ``|x| ~ 1e18`` with
+``D = 512``). Both are also exactly equivariant to scaling by powers of two.
 """
 import functools
 import math
@@ -30,8 +45,14 @@ from torch import Tensor
 
 __all__ = [
     'FrequencySplit', 'BandMasks', 'band_masks_1d', 'radial_low_pass_mask',
-    'frequency_split', 'standardize', 'signed_log'
+    'band_bins', 'split_cutoff_range', 'frequency_split', 'standardize',
+    'signed_log', 'STD_EPS'
 ]
+
+#: Default ``eps`` of :func:`standardize`: the L2 norm of a centred sample
+#: below which it is no longer scaled to unit norm. It bounds the gradient of
+#: ``Std`` by ``1 / eps``; see :func:`standardize` for why 1e-3.
+STD_EPS = 1e-3
 
 DimsType = Optional[Union[int, Tuple[int, ...]]]
 
@@ -189,6 +210,123 @@ def radial_low_pass_mask(
                                         torch.device(device or 'cpu'))
 
 
+SizeType = Union[int, Tuple[int, int]]
+
+
+def _rfft_sizes(size: SizeType) -> Tuple[int, ...]:
+    sizes = (size, ) if isinstance(size, int) else tuple(size)
+    if len(sizes) not in (1, 2) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            for v in sizes):
+        raise ValueError(f'size={size!r} must be a positive int D or a pair '
+                         '(H, W) of positive ints')
+    return sizes
+
+
+def band_bins(size: SizeType, cutoff: float = 0.5) -> Tuple[int, int]:
+    """How many rfft bins the low and the high band of a split hold.
+
+    ``size`` is ``D`` for the 1-D split of ``(N, D)`` vectors (bins of
+    :func:`band_masks_1d`) or ``(H, W)`` for the radial split of maps (bins
+    of ``rfft2``, see :func:`radial_low_pass_mask`). A band with 0 bins is
+    identically zero: for ``D <= 3`` one band always is (``D = 1`` is pure
+    DC; ``D = 2, 3`` have the single bin 1), for larger ``D`` an extreme
+    ``cutoff`` empties one (``D = 4, cutoff = 0.75``: low bins 1..2, no high
+    bin). :func:`frequency_split` returns such a band as zeros (it is
+    well-defined); :class:`~fdkd_plugin.models.FreqDecoupledDistiller`
+    refuses to distill it.
+
+    >>> band_bins(512, 0.5), band_bins(2, 0.5), band_bins((8, 8), 0.5)
+    ((128, 128), (1, 0), (14, 25))
+
+    Args:
+        size (int | tuple[int, int]): ``D`` or ``(H, W)``.
+        cutoff (float): the cut-off ratio in (0, 1). Defaults to 0.5.
+
+    Returns:
+        tuple[int, int]: ``(low_bins, high_bins)``.
+    """
+    sizes = _rfft_sizes(size)
+    if len(sizes) == 1:
+        low, high = band_masks_1d(sizes[0], cutoff)
+        return int(low.sum()), int(high.sum())
+    h, w = sizes
+    low = int(radial_low_pass_mask(h, w, cutoff).sum())
+    return low, h * (w // 2 + 1) - 1 - low
+
+
+def split_cutoff_range(size: SizeType) -> Optional[Tuple[float, float]]:
+    """The cut-offs ``[lo, hi)`` that leave both bands non-empty (see
+    :func:`band_bins`), or None if no cut-off does (``D <= 3``, a 1x1 map).
+
+    ``D``: with ``m = D // 2``, ``lo = 0.5 / m`` and ``hi = 1 - 0.5 / m``.
+    ``(H, W)``: ``lo`` is the smallest and ``hi`` the largest non-zero
+    normalized radius of the rfft2 bins.
+
+    >>> split_cutoff_range(512), split_cutoff_range(3)
+    ((0.001953125, 0.998046875), None)
+    """
+    sizes = _rfft_sizes(size)
+    if len(sizes) == 1:
+        m = sizes[0] // 2
+        return (0.5 / m, 1 - 0.5 / m) if m >= 2 else None
+    h, w = sizes
+    fy = torch.fft.fftfreq(h, d=1.0 / h, dtype=torch.float64).round()
+    fx = torch.fft.rfftfreq(w, d=1.0 / w, dtype=torch.float64).round()
+    # the radius as radial_low_pass_mask compares it: sqrt(lhs) / (h w)
+    rho = (2.0 * ((fy**2)[:, None] * w * w +
+                  (fx**2)[None, :] * h * h)).sqrt() / (h * w)
+    rho = rho[rho > 0]
+    if rho.numel() < 2 or rho.min() == rho.max():
+        return None
+    return float(rho.min()), float(rho.max())
+
+
+# bit layout of the compute dtypes: an exact 2**e from its exponent bits
+_POW2_LAYOUT = {
+    torch.float32: (torch.int32, 23, 127),
+    torch.float64: (torch.int64, 52, 1023),
+}
+
+
+def _exact_pow2(e: Tensor, dtype: torch.dtype) -> Tensor:
+    """``2.0 ** e`` of integer ``e`` (a normal exponent of ``dtype``), built
+    from its bits so that it is exact on every device."""
+    int_dtype, mantissa_bits, bias = _POW2_LAYOUT[dtype]
+    return ((e.to(int_dtype) + bias) << mantissa_bits).view(dtype)
+
+
+def _shift_and_scale(xf: Tensor,
+                     dims: Union[int, Tuple[int, ...]],
+                     center: bool,
+                     floor: float = 0.0
+                     ) -> Tuple[Optional[Tensor], Tensor, Tensor]:
+    """Per sample (over ``dims``): ``mid``, ``2**-e`` and ``2**e``.
+
+    ``mid = max / 2 + min / 2`` (None unless ``center``) and ``2**e`` the
+    smallest power of two ``>= max(half-range, floor)`` (``max |x|`` when not
+    centring), so ``|(x - mid) * 2**-e| <= 1``. ``e`` is clamped so that both
+    powers are normal numbers of the dtype. Computed without autograd: every
+    caller's result is independent of ``mid`` and ``e`` in exact arithmetic.
+    """
+    with torch.no_grad():
+        if center:
+            hi = xf.amax(dim=dims, keepdim=True)
+            lo = xf.amin(dim=dims, keepdim=True)
+            mid = hi * 0.5 + lo * 0.5  # no overflow, exact for a constant
+            half = hi * 0.5 - lo * 0.5
+        else:
+            mid = None
+            half = xf.abs().amax(dim=dims, keepdim=True)
+        if floor > 0:
+            half = half.clamp_min(floor)
+        info = torch.finfo(xf.dtype)
+        e_min = math.frexp(info.tiny)[1]  # -125 for float32
+        e_max = math.frexp(info.max)[1] - 2  # 126
+        e = torch.frexp(half).exponent.clamp(e_min, e_max)  # half <= 2**e
+        return mid, _exact_pow2(-e, xf.dtype), _exact_pow2(e, xf.dtype)
+
+
 def _resolve_split_dims(x: Tensor, dims: DimsType) -> Tuple[int, ...]:
     """Positive split dims for a 2-D or 4-D ``x``: ``(1,)`` or ``(2, 3)``."""
     if x.dim() not in (2, 4):
@@ -260,6 +398,11 @@ def frequency_split(x: Tensor,
     _check_cutoff(cutoff)
     split_dims = _resolve_split_dims(x, dims)
     xf = x.to(_compute_dtype(x))
+    # Transform y = (x - mid) * 2**-e, |y| <= 1, and scale the bands back by
+    # 2**e: exact, as mid only moves the DC bin. A constant sample gives
+    # exactly zero bands (not DFT rounding noise), and no bin overflows.
+    mid, down, up = _shift_and_scale(xf, split_dims, center=True)
+    y = (xf - mid) * down
 
     if split_dims == (1, ):
         d = x.shape[1]
@@ -267,7 +410,7 @@ def frequency_split(x: Tensor,
         view = [1] * x.dim()
         view[1] = -1
         m_low, m_high = (m.view(view) for m in masks)
-        spec = torch.fft.rfft(xf, dim=1)  # (N, D//2+1[, H, W]) complex
+        spec = torch.fft.rfft(y, dim=1)  # (N, D//2+1[, H, W]) complex
         # both bands in one inverse transform: (2, N, D//2+1[, H, W])
         bands = torch.stack([spec * m_low, spec * m_high])
         low, high = torch.fft.irfft(bands, n=d, dim=2)  # (N, D[, H, W]) each
@@ -277,12 +420,13 @@ def frequency_split(x: Tensor,
         m_dc = torch.zeros_like(m_low)
         m_dc[0, 0] = True
         m_high = ~(m_low | m_dc)
-        spec = torch.fft.rfft2(xf, dim=(2, 3))  # (N, C, H, W//2+1) complex
+        spec = torch.fft.rfft2(y, dim=(2, 3))  # (N, C, H, W//2+1) complex
         bands = torch.stack([spec * m_low, spec * m_high])  # (2, N, C, ...)
         low, high = torch.fft.irfft2(bands, s=(h, w), dim=(3, 4))
 
+    low, high = low * up, high * up
     # Bin 0 of an rfft is the sum of the signal: as a signal it is the mean.
-    dc = xf.mean(dim=split_dims, keepdim=True).expand_as(xf)  # x's shape
+    dc = (y.mean(dim=split_dims, keepdim=True) * up + mid).expand_as(xf)
     if keep_dc:
         low = low + dc
         dc = torch.zeros_like(xf)
@@ -299,7 +443,7 @@ def frequency_split(x: Tensor,
 
 def standardize(x: Tensor,
                 dims: DimsType = None,
-                eps: float = 1e-8,
+                eps: float = STD_EPS,
                 center: bool = True) -> Tensor:
     """Feature standardization of Eq. 7, per sample.
 
@@ -307,17 +451,48 @@ def standardize(x: Tensor,
 
     with mean and norm taken over ``dims`` (default: every dim but the batch
     dim 0, i.e. ``D`` of ``(N, D)`` and ``(C, H, W)`` of ``(N, C, H, W)``).
-    Each standardized sample has zero mean and unit L2 norm (a zero sample
-    stays zero). ``center=False`` skips the mean subtraction, for features
-    whose DC is already removed (:func:`frequency_split` with
-    ``keep_dc=False``; the public reproduction only L2-normalizes them).
-    float16 / bfloat16 are computed in float32 and cast back.
+    Each standardized sample has zero mean and unit L2 norm. ``center=False``
+    skips the mean subtraction, for features whose DC is already removed
+    (:func:`frequency_split` with ``keep_dc=False``; the public reproduction
+    only L2-normalizes them). float16 / bfloat16 are computed in float32 and
+    cast back.
+
+    ``eps`` (the paper gives none; ``F.normalize`` uses 1e-12, the first
+    version here 1e-8) decides what a degenerate sample gives:
+
+    - A constant sample (all-zero included) gives exactly 0, the limit of
+      the formula, whatever its value: ``||0 - Std(t)||^2 = 1``, so
+      :class:`~fdkd_plugin.models.StdMSELoss` of a constant student is
+      ``1 / D`` per sample (float32 rounding used to make it ``2 / D``).
+    - Samples with ``||x - mean|| >= eps`` get exactly Eq. 7, invariant to a
+      positive scale and a shift of the sample; below ``eps`` the output is
+      ``(x - mean) / eps``, of norm < 1, fading to 0 (a feature at ``1e-30``
+      is treated as constant).
+    - The Jacobian has norm ``<= 1 / eps`` everywhere (``1 / ||x - mean||``
+      above ``eps``, ``1 / eps`` below), so a loss with upstream gradient
+      ``g`` sends at most ``||g|| / eps`` into the feature. With the old
+      1e-8 a zero or constant student got gradients up to 1.6e8 (inf in
+      float16). ``eps = 1e-3``: the feature losses send at most
+      ``4 * loss_weight / (N * D * 1e-3)`` into a sample, i.e. ``2e3`` for
+      the worst shape ``N * D = 2``, well inside float16's 65504; real
+      features are far above ``eps`` (a 512-d feature with a per-value
+      spread of 0.05 has ``||x - mean|| = 1.1``), where it changes nothing.
+
+    ``eps`` is applied as ``sqrt(max(sum (x - mean)^2, eps^2))``: equal to
+    ``max(||x - mean||, eps)`` but with a zero, not NaN, gradient at an
+    all-zero sample. (``sqrt(||.||^2 + eps^2)`` has the same ``1 / eps``
+    bound but would shift every normal value.)
+
+    The sum of squares is taken of ``(x - mid) * 2**-e`` (see the module
+    notes), so it neither overflows (a float32 feature of ``1e19`` used to
+    standardize to 0 with zero gradient) nor loses a constant's zero.
 
     Args:
         x (Tensor): ``(N, ...)`` features, at least 2-D.
         dims (int | tuple[int], optional): the feature dims. Defaults to None
             (all dims but 0).
-        eps (float): lower bound on the norm. Defaults to 1e-8.
+        eps (float): lower bound on the norm. Defaults to :data:`STD_EPS`
+            (1e-3).
         center (bool): subtract the mean first. Defaults to True.
 
     Returns:
@@ -332,12 +507,17 @@ def standardize(x: Tensor,
     if dims is None:
         dims = tuple(range(1, x.dim()))
     xf = x.to(_compute_dtype(x))
+    # y = (x - mid) * 2**-e with 2**e >= max(half-range, eps): |y| <= 1 and
+    # Std(x) = yc / max(||yc||, eps * 2**-e) exactly (yc = y - mean(y)).
+    mid, down, _ = _shift_and_scale(xf, dims, center, floor=eps)
+    y = (xf - mid if center else xf) * down
     if center:
-        xf = xf - xf.mean(dim=dims, keepdim=True)
-    # sqrt(clamp(sum x^2, eps^2)) equals clamp(||x||, eps) but has a zero
-    # (not NaN) gradient for an all-zero sample.
-    norm = xf.pow(2).sum(dim=dims, keepdim=True).clamp_min(eps * eps).sqrt()
-    return (xf / norm).to(x.dtype)
+        y = y - y.mean(dim=dims, keepdim=True)
+    # (eps * 2**-e)^2 >= 1/4 when the sample is within eps of constant;
+    # for wider samples it may underflow, harmless as sum(yc^2) >= 1/4 then
+    floor = (eps * down).square().clamp_min(torch.finfo(y.dtype).tiny)
+    norm = y.square().sum(dim=dims, keepdim=True).maximum(floor).sqrt()
+    return (y / norm).to(x.dtype)
 
 
 class _SignedLog(torch.autograd.Function):
