@@ -4,7 +4,7 @@ from torch import Tensor
 from fdkd_plugin.frequency import signed_log
 from fdkd_plugin.frequency import standardize as standardize_fn
 from fdkd_plugin.registry import MODELS
-from .std_mse_loss import StdMSELoss
+from .std_mse_loss import StdMSELoss, check_standardizable
 from .utils import check_same_shape, reduce_squared_error, upcast
 
 __all__ = ['log_mse_loss', 'LogMSELoss']
@@ -39,6 +39,8 @@ def log_mse_loss(student_feat: Tensor,
         Tensor: a scalar; float32 for float16 / bfloat16 inputs.
     """
     check_same_shape(student_feat, teacher_feat)
+    if standardize:
+        check_standardizable(student_feat, 'LogMSELoss')
     s, t = upcast(student_feat), upcast(teacher_feat)
     if standardize:
         s, t = standardize_fn(s), standardize_fn(t)
@@ -57,6 +59,12 @@ class LogMSELoss(StdMSELoss):
     1-Lipschitz the loss is at most the :class:`StdMSELoss` value of the same
     pair, hence at most ``4 / D`` with ``reduction='mean'``;
     ``'sum_per_sample'`` is ``D`` times larger.
+
+    As ``sigma`` has slope <= 1, the gradient bound of :class:`StdMSELoss`
+    holds here too: at most ``4 * loss_weight / (N * D * eps)`` per sample
+    (``eps = 1e-3``) into the student feature for any finite input,
+    constant and all-zero students included; ``(N, 1)`` features raise with
+    ``standardize=True``.
 
     Arguments and ``forward`` are those of :class:`StdMSELoss`.
 

@@ -1,4 +1,6 @@
 """Standardized MSE: the low-frequency distillation loss of FDKD (Eq. 8)."""
+import math
+
 from torch import Tensor, nn
 
 from fdkd_plugin.frequency import standardize as standardize_fn
@@ -6,7 +8,22 @@ from fdkd_plugin.registry import MODELS
 from .utils import (check_loss_weight, check_reduction, check_same_shape,
                     reduce_squared_error, upcast)
 
-__all__ = ['std_mse_loss', 'StdMSELoss']
+__all__ = ['std_mse_loss', 'StdMSELoss', 'check_standardizable']
+
+
+def check_standardizable(feat: Tensor, loss_name: str) -> None:
+    """Raise ValueError if each sample of ``feat`` is a single value.
+
+    Eq. 7 maps a one-value sample to 0 (its mean is itself), so a
+    standardized loss of ``(N, 1)`` features is 0 for every input, with no
+    gradient: a silent no-op that a config never means.
+    """
+    if math.prod(feat.shape[1:]) == 1:
+        raise ValueError(
+            f'{loss_name}: features of shape {tuple(feat.shape)} have one '
+            f'value per sample; standardization (Eq. 7) maps it to 0, so '
+            f'the loss would be 0 for every input. Distill features of >= 2 '
+            f'values per sample, or set standardize=False')
 
 
 def std_mse_loss(student_feat: Tensor,
@@ -31,8 +48,14 @@ def std_mse_loss(student_feat: Tensor,
 
     Returns:
         Tensor: a scalar; float32 for float16 / bfloat16 inputs.
+
+    Raises:
+        ValueError: different shapes, or ``standardize=True`` with one value
+            per sample (``(N, 1)``), where Eq. 7 makes the loss always 0.
     """
     check_same_shape(student_feat, teacher_feat)
+    if standardize:
+        check_standardizable(student_feat, 'StdMSELoss')
     s, t = upcast(student_feat), upcast(teacher_feat)
     if standardize:
         s, t = standardize_fn(s), standardize_fn(t)
@@ -55,6 +78,15 @@ class StdMSELoss(nn.Module):
     features, mean over the batch) is ``D`` times larger, ``2 - 2 r``
     averaged over the batch. Nothing is rescaled silently:
     pick the reduction, or ``loss_weight``, in the config.
+
+    Degenerate inputs (see :func:`fdkd_plugin.frequency.standardize`): a
+    constant (or all-zero) sample standardizes to 0, so against a
+    non-constant teacher it costs exactly ``1 / D`` (``'mean'``), and two
+    constant samples cost 0. The gradient into each student sample has L2
+    norm at most ``4 * loss_weight / (N * D * eps)`` (``eps = 1e-3``;
+    ``4 * loss_weight / (N * eps)`` for ``'sum_per_sample'``), finite for
+    any finite input of any scale. ``(N, 1)`` features raise a ValueError
+    with ``standardize=True`` (the loss would be identically 0).
 
     Args:
         loss_weight (float): multiplier (>= 0). Defaults to 1.0.
