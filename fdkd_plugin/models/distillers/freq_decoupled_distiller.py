@@ -8,7 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmrazor.models.distillers import ConfigurableDistiller
 
-from fdkd_plugin.frequency import frequency_split
+from fdkd_plugin.frequency import (band_bins, frequency_split,
+                                   split_cutoff_range)
 from fdkd_plugin.registry import MODELS
 
 __all__ = ['FreqDecoupledDistiller']
@@ -82,7 +83,14 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         pool (bool): Global-average-pool ``(N, C, H, W)`` records to
             ``(N, C)`` before splitting (classification). Defaults to True.
         cutoff (float): Low-band share of the spectrum (see
-            :func:`frequency_split`); 0.5 = rfft bins 1..D/4 of D/2.
+            :func:`frequency_split`); 0.5 = rfft bins 1..D/4 of D/2. A band
+            that the config uses must hold at least one rfft bin
+            (:func:`fdkd_plugin.frequency.band_bins`): ``D >= 4`` and
+            ``0.5 / (D // 2) <= cutoff < 1 - 0.5 / (D // 2)``. Otherwise
+            the build (``pool=True``: ``D = in_channels``) or the first
+            call with that map size (``pool=False``) raises a ValueError
+            naming the size and the cut-off, instead of distilling a band
+            that is identically zero.
         keep_dc (bool): Keep the DC bin (the feature mean) in the low band.
             Defaults to False, the paper's DC filter.
         freq, align, scale, log, use_low, use_high (bool): The ablation
@@ -211,6 +219,11 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
             band: MODELS.build(copy.deepcopy(head_cfg))
             for band in bands
         }) if (task_heads and freq) else nn.ModuleDict()
+        # sizes whose bands were found non-empty; pooled features have
+        # width in_channels (checked against the record in _check_shapes)
+        self._split_sizes_checked = set()
+        if freq and pool:
+            self._check_bands(in_channels)
 
     # ------------------------------------------------------------------
     def _recorded(self, info: Dict, from_student: bool) -> torch.Tensor:
@@ -246,11 +259,45 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                 f'distiller.in_channels={self.in_channels}; set '
                 f'in_channels={teacher.shape[1]}')
 
+    def _check_bands(self, size) -> None:
+        """Raise ValueError if a band this distiller uses holds no rfft bin
+        for features of ``size`` (``D``, or ``(H, W)`` of a map)."""
+        if size in self._split_sizes_checked:
+            return
+        bins = dict(zip(('low', 'high'), band_bins(size, self.cutoff)))
+        used = [
+            band for band in ('low', 'high')
+            if band in self.feature_losses or band in self.align_heads
+            or band in self.task_heads
+        ]
+        empty = [band for band in used if bins[band] == 0]
+        if empty:
+            if isinstance(size, int):
+                what = (f'features of width D={size} (distiller.in_channels'
+                        f'={self.in_channels})')
+                need = 'use features of D >= 4 values'
+            else:
+                what = f'feature maps of size {size[0]}x{size[1]} (H x W)'
+                need = 'use larger maps or pool=True'
+            valid = split_cutoff_range(size)
+            fix = (f'set cutoff in [{valid[0]:.4g}, {valid[1]:.4g})'
+                   if valid is not None else need)
+            raise ValueError(
+                f'FreqDecoupledDistiller: {what} with cutoff={self.cutoff} '
+                f'leave the {" and ".join(empty)} band empty (rfft bins: '
+                f'{bins["low"]} low, {bins["high"]} high): the feature is '
+                f'too short to split at this cut-off and every '
+                f'{"/".join(empty)} term would be identically zero; {fix}, '
+                f'or set freq=False (distill the raw feature)')
+        self._split_sizes_checked.add(size)
+
     def _split(self, student: torch.Tensor, teacher: torch.Tensor
                ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
         """Band features of both sides, from one transform of the pair."""
         if not self.freq:
             return dict(raw=student), dict(raw=teacher)
+        self._check_bands(student.shape[1] if student.dim() ==
+                          2 else tuple(student.shape[2:]))
         n = student.shape[0]
         parts = frequency_split(
             torch.cat([student, teacher]),  # (2N, ...)
