@@ -80,9 +80,10 @@ class StdMSELoss(nn.Module):
     pick the reduction, or ``loss_weight``, in the config.
 
     Degenerate inputs (see :func:`fdkd_plugin.frequency.standardize`): a
-    constant (or all-zero) sample standardizes to 0, so against a
-    non-constant teacher it costs exactly ``1 / D`` (``'mean'``), and two
-    constant samples cost 0. The gradient into each student sample has L2
+    constant (or all-zero) sample standardizes to 0, so against a teacher
+    sample with ``||t - mean|| >= eps`` it costs exactly ``1`` (``1 / D``
+    of the ``'mean'`` loss per sample of the batch), and two constant
+    samples cost 0. The gradient into each student sample has L2
     norm at most ``4 * loss_weight / (N * D * eps)`` (``eps = 1e-3``;
     ``4 * loss_weight / (N * eps)`` for ``'sum_per_sample'``), finite for
     any finite input of any scale. ``(N, 1)`` features raise a ValueError
