@@ -33,3 +33,6 @@ class AVDigitsDataset(CremaDDataset):
     """
 
     METAINFO: dict = dict(classes=tuple(str(d) for d in range(10)))
+    PREPARE: str = ('generate it with `make data` (runs '
+                    'tools/dataset_converters/make_avdigits.py --out '
+                    'data/avdigits; no download)')

@@ -3,6 +3,7 @@ from typing import Any, Dict, List, Tuple
 
 from fdkd_plugin.registry import DATASETS
 from .base_av_dataset import BaseAVDataset
+from .checks import read_index_lines
 
 __all__ = ['AVEDataset', 'AVE_CLASSES']
 
@@ -64,6 +65,12 @@ class AVEDataset(BaseAVDataset):
 
     METAINFO: dict = dict(classes=AVE_CLASSES)
     FRAMES_TMPL: str = 'Image-01-FPS-SE/{clip_id}'
+    PREPARE: str = (
+        'put the AVE download (AVE/<id>.mp4 and its trainSet.txt / valSet.txt'
+        ' / testSet.txt) under data_root and run `python '
+        'tools/dataset_converters/ave.py --root <data_root>` (README.md, '
+        'section "Data")')
+    ROW_FORMAT: str = 'Category&VideoID&Quality&StartTime&EndTime'
 
     def __init__(self, ann_file: str, event_span: bool = True,
                  **kwargs: Any) -> None:
@@ -85,32 +92,29 @@ class AVEDataset(BaseAVDataset):
                 with ``end <= start`` (naming the file, line and row).
         """
         rows: List[Dict[str, Any]] = []
-        with open(ann_file, encoding='utf-8') as f:
-            for line_no, line in enumerate(f, start=1):
-                line = line.strip()
-                if not line:
-                    continue
-                fields = [x.strip() for x in line.split('&')]
-                if not rows and fields[0].lower() == 'category':
-                    continue  # header row
-                if len(fields) != 5:
-                    raise ValueError(
-                        f'{ann_file} line {line_no}: expected 5 fields '
-                        f'"Category&id&quality&start&end", got {line!r}')
-                label, clip_id, _quality, start, end = fields
-                try:
-                    start_s, end_s = float(start), float(end)
-                except ValueError:
-                    raise ValueError(
-                        f'{ann_file} line {line_no}: start {start!r} / end '
-                        f'{end!r} are not numbers') from None
-                if end_s <= start_s or start_s < 0:
-                    raise ValueError(
-                        f'{ann_file} line {line_no}: event span '
-                        f'[{start_s}, {end_s}] must satisfy 0 <= start < end')
-                row: Dict[str, Any] = dict(
-                    clip_id=clip_id, label=label, line=line_no)
-                if self.event_span:
-                    row.update(audio_start=start_s, audio_end=end_s)
-                rows.append(row)
+        for line_no, line in read_index_lines(ann_file):
+            line = line.strip()
+            fields = [x.strip() for x in line.split('&')]
+            if not rows and fields[0].lower() == 'category':
+                continue  # header row
+            if len(fields) != 5:
+                raise ValueError(
+                    f'{ann_file} line {line_no}: expected 5 fields '
+                    f'"Category&id&quality&start&end", got {line!r}')
+            label, clip_id, _quality, start, end = fields
+            try:
+                start_s, end_s = float(start), float(end)
+            except ValueError:
+                raise ValueError(
+                    f'{ann_file} line {line_no}: start {start!r} / end '
+                    f'{end!r} are not numbers') from None
+            if not start_s >= 0 or not end_s > start_s:  # NaN fails too
+                raise ValueError(
+                    f'{ann_file} line {line_no}: event span '
+                    f'[{start_s}, {end_s}] must satisfy 0 <= start < end')
+            row: Dict[str, Any] = dict(
+                clip_id=clip_id, label=label, line=line_no)
+            if self.event_span:
+                row.update(audio_start=start_s, audio_end=end_s)
+            rows.append(row)
         return rows

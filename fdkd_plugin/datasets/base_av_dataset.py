@@ -1,7 +1,13 @@
 """The base class shared by the audio-visual classification data sets."""
+import logging
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from mmengine.logging import print_log
+
+from .checks import (FRAME_EXTENSIONS, RowSkips, WavHeader, has_frames,
+                     missing_index_error, read_index_lines, read_wav_header,
+                     require_rows)
 from .labelled_dataset import LabelledDataset
 
 __all__ = ['BaseAVDataset', 'AV_MODALITIES', 'AUDIO_FORMATS']
@@ -23,14 +29,34 @@ class BaseAVDataset(LabelledDataset):
     1. maps the row's label to an integer through ``metainfo['classes']``
        (an unknown label raises ``ValueError`` naming the row number, the
        label and the index file);
-    2. resolves the clip's files from path templates relative to
+    2. drops a row that repeats an earlier row's clip (same clip id, and
+       same event span where the index gives one): it would be trained on
+       twice. The same clip with another label raises ``ValueError`` naming
+       both rows;
+    3. resolves the clip's files from path templates relative to
        ``data_root`` (``'{clip_id}'`` is replaced by the row's clip id);
-    3. checks that the files of the requested ``modalities`` exist: the
-       audio file (wav) or spectrogram (pkl / npy) for ``'audio'``, the frame
-       folder for ``'visual'``. A row whose file is missing is skipped, and
-       one ``UserWarning`` per index file reports how many rows were skipped,
-       with the first missing path; with ``strict=True`` the first missing
-       file raises ``FileNotFoundError`` naming it instead.
+    4. checks the files of the requested ``modalities``: the audio file
+       (wav) or spectrogram (pkl / npy) for ``'audio'``, the frame folder for
+       ``'visual'`` must exist; with ``check_contents`` (the default) a
+       ``.wav`` file must also be whole (its header is read, not its
+       samples: not a WAV, cut short, no samples) and the frame folder must
+       hold a frame file.
+
+    A row dropped by 2. or 4. is skipped, and ONE ``UserWarning`` per index
+    file counts the skipped rows by reason, quoting the first of each; with
+    ``strict=True`` the first such row raises instead (``FileNotFoundError``
+    for a missing file, ``ValueError`` otherwise). An index file that does
+    not exist raises ``FileNotFoundError`` saying how to prepare the data set
+    (:attr:`PREPARE`); an index without rows, or whose rows are all skipped,
+    raises ``ValueError``. Index files are read by
+    :mod:`fdkd_plugin.datasets.checks` (UTF-8 with or without a byte-order
+    mark, any line ends, blank lines skipped; another encoding raises naming
+    the line).
+
+    Clips shorter than the ``duration`` of a ``LoadAudio`` in the pipeline
+    are repeated to length by it (the field's protocol: CREMA-D clips last
+    1 to 5 s and are tiled to 3 s): the data set logs their count once, and
+    ``LoadAudio(short_clip='error')`` makes them an error at build instead.
 
     Each data info (what the transforms read) holds:
 
@@ -72,8 +98,11 @@ class BaseAVDataset(LabelledDataset):
             order, or the path of a class file (see :meth:`load_class_file`).
             Defaults to None: ``METAINFO['classes']`` of the class, or
             :meth:`default_classes` where that is empty.
-        strict (bool): Raise ``FileNotFoundError`` on the first missing file
-            instead of skipping the row. Defaults to False.
+        strict (bool): Raise on the first row that would be skipped (a
+            missing or damaged file, a repeated row). Defaults to False.
+        check_contents (bool): Read each wav's header and list each frame
+            folder at build (about 20 us a clip on a warm page cache); False
+            only checks that the files exist. Defaults to True.
         metainfo (dict, optional): Extra meta information; ``classes`` given
             as an argument wins over ``metainfo['classes']``.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
@@ -90,6 +119,10 @@ class BaseAVDataset(LabelledDataset):
     }
     #: Frame folder template.
     FRAMES_TMPL: str = 'Image-01-FPS/{clip_id}'
+    #: How to prepare the data set, quoted when its index file is missing.
+    PREPARE: str = 'see the class docstring for the layout'
+    #: The row format of the index, quoted when it holds no row.
+    ROW_FORMAT: str = 'clip,label'
 
     def __init__(self,
                  ann_file: str,
@@ -102,6 +135,7 @@ class BaseAVDataset(LabelledDataset):
                  frames_tmpl: Optional[str] = None,
                  classes: Optional[Union[str, Sequence[str]]] = None,
                  strict: bool = False,
+                 check_contents: bool = True,
                  metainfo: Optional[dict] = None,
                  **kwargs: Any) -> None:
         if isinstance(modalities, str):
@@ -128,6 +162,7 @@ class BaseAVDataset(LabelledDataset):
         self.audio_tmpl = audio_tmpl
         self.frames_tmpl = frames_tmpl
         self.strict = bool(strict)
+        self.check_contents = bool(check_contents)
 
         metainfo = dict(metainfo or {})
         # resolved here, before BaseDataset loads the rows that need it
@@ -184,7 +219,8 @@ class BaseAVDataset(LabelledDataset):
     def load_class_file(self, path: str) -> List[str]:
         """Read class names from a text file, one name per line, in order.
 
-        Blank lines are skipped; surrounding white space is stripped.
+        Blank lines are skipped; surrounding white space is stripped; read
+        by :func:`~fdkd_plugin.datasets.checks.read_index_lines`.
 
         Args:
             path (str): The class file.
@@ -192,8 +228,7 @@ class BaseAVDataset(LabelledDataset):
         Returns:
             list[str]: The class names in file order.
         """
-        with open(path, encoding='utf-8') as f:
-            return [line.strip() for line in f if line.strip()]
+        return [line.strip() for _, line in read_index_lines(path)]
 
     @property
     def class_to_idx(self) -> Dict[str, int]:
@@ -235,51 +270,135 @@ class BaseAVDataset(LabelledDataset):
                 self.data_root, self.frames_tmpl.format(clip_id=clip_id))
         return paths
 
-    @staticmethod
-    def _first_missing(paths: Dict[str, Optional[str]]) -> Optional[str]:
-        """The first required path that does not exist, else None."""
+    def _file_problem(
+            self, paths: Dict[str, Optional[str]]
+    ) -> Tuple[Optional[Tuple[str, str, type]], Optional[WavHeader]]:
+        """The first problem of a clip's files, and its wav header.
+
+        Returns:
+            tuple: ``((reason, message, error type) or None, WavHeader or
+            None)``; the header only with ``check_contents`` and a wav.
+        """
+        header = None
         for key in ('audio_path', 'spec_path'):
-            if paths[key] is not None and not osp.isfile(paths[key]):
-                return paths[key]
+            path = paths[key]
+            if path is None:
+                continue
+            if not osp.isfile(path):
+                return ('rows whose files are missing', f'{path} does not '
+                        'exist', FileNotFoundError), None
+            if self.check_contents and path.lower().endswith('.wav'):
+                try:
+                    header = read_wav_header(path)
+                except (ValueError, OSError) as err:
+                    return ('rows whose wav is damaged', str(err),
+                            ValueError), None
         frames_dir = paths['frames_dir']
-        if frames_dir is not None and not osp.isdir(frames_dir):
-            return frames_dir
-        return None
+        if frames_dir is not None:
+            if not osp.isdir(frames_dir):
+                return ('rows whose files are missing', f'{frames_dir} does '
+                        'not exist', FileNotFoundError), None
+            if self.check_contents and not has_frames(frames_dir):
+                return ('rows whose frame folder is empty',
+                        f'frame folder {frames_dir} holds no '
+                        f'{"/".join(FRAME_EXTENSIONS)} file',
+                        FileNotFoundError), None
+        return None, header
+
+    def _audio_transforms(self) -> List[Any]:
+        """The ``LoadAudio`` transforms at the top level of the pipeline."""
+        from .transforms.loading import LoadAudio
+        return [
+            t for t in getattr(self.pipeline, 'transforms', ())
+            if isinstance(t, LoadAudio) and t.duration is not None
+        ]
+
+    def _check_short_clips(self, lengths: List[Tuple[float, str]]) -> None:
+        """Report (or refuse) clips shorter than LoadAudio's duration.
+
+        Args:
+            lengths (list[tuple[float, str]]): Seconds of each kept clip (of
+                its event span where it has one) and where it comes from.
+        """
+        for load in self._audio_transforms():
+            short = [(s, where) for s, where in lengths if s < load.duration]
+            if not short:
+                continue
+            seconds, where = min(short)
+            if load.short_clip == 'error':
+                raise ValueError(
+                    f'{where} lasts {seconds:.3f} s, shorter than '
+                    f'LoadAudio(duration={load.duration}) with '
+                    f"short_clip='error' ({len(short)} of {len(lengths)} "
+                    f'clips of {self.ann_file} are); remove those rows, '
+                    "lower duration or set short_clip='tile'")
+            print_log(
+                f'{type(self).__name__}: {len(short)} of {len(lengths)} clips '
+                f'of {self.ann_file} are shorter than LoadAudio(duration='
+                f'{load.duration}) and are repeated to length '
+                f"(short_clip='tile'); the shortest: {where}, "
+                f'{seconds:.3f} s',
+                logger='current',
+                level=logging.INFO)
 
     def load_data_list(self) -> List[dict]:
         """Resolve every row of ``ann_file`` into a data info dict.
 
         Returns:
-            list[dict]: The data infos of the rows whose files exist, in
-            index order (keys: see the class docstring).
+            list[dict]: The data infos of the kept rows, in index order
+            (keys: see the class docstring).
         """
+        owner = type(self).__name__
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'ann_file {self.ann_file} does not exist')
+            raise missing_index_error(owner, self.ann_file, self.PREPARE)
+        rows = self.parse_ann_file(self.ann_file)
+        require_rows(rows, self.ann_file, self.ROW_FORMAT)
         class_to_idx = self.class_to_idx
         data_list: List[dict] = []
-        skipped: List[str] = []
-        for row in self.parse_ann_file(self.ann_file):
-            label = row['label']
+        skips = RowSkips(owner, self.ann_file, self.strict)
+        seen: Dict[tuple, Tuple[int, str]] = {}  # key -> (line, label)
+        lengths: List[Tuple[float, str]] = []
+        for row in rows:
+            label, line, clip_id = row['label'], row['line'], row['clip_id']
+            where = f'row {line} of {self.ann_file}'
             if label not in class_to_idx:
                 raise ValueError(
-                    f'unknown label {label!r} in row {row["line"]} of '
-                    f'{self.ann_file} (classes: {list(class_to_idx)})')
-            clip_id = row['clip_id']
+                    f'unknown label {label!r} in {where} (classes: '
+                    f'{list(class_to_idx)}); fix the row, or pass classes= '
+                    'with every label of the index')
+            key = (clip_id, row.get('audio_start'), row.get('audio_end'))
+            if key in seen:
+                first_line, first_label = seen[key]
+                if first_label != label:
+                    raise ValueError(
+                        f'clip {clip_id!r} is labelled {first_label!r} in '
+                        f'row {first_line} and {label!r} in {where}; keep '
+                        'the right one of the two rows')
+                skips.skip(
+                    'repeated rows',
+                    f'clip {clip_id!r} in {where} repeats row {first_line}; '
+                    'remove one of them', ValueError)
+                continue
+            seen[key] = (line, label)
             paths = self._clip_paths(clip_id)
-            missing = self._first_missing(paths)
-            if missing is not None:
-                if self.strict:
-                    raise FileNotFoundError(
-                        f'{missing} (clip {clip_id!r}, row {row["line"]} of '
-                        f'{self.ann_file}) does not exist')
-                skipped.append(missing)
+            problem, header = self._file_problem(paths)
+            if problem is not None:
+                reason, message, error = problem
+                skips.skip(reason, f'{message} (clip {clip_id!r}, {where})',
+                           error)
                 continue
             info: Dict[str, Any] = dict(
                 clip_id=clip_id, gt_label=int(class_to_idx[label]), **paths)
-            for key in ('audio_start', 'audio_end'):
-                if key in row:
-                    info[key] = float(row[key])
+            for k in ('audio_start', 'audio_end'):
+                if k in row:
+                    info[k] = float(row[k])
+            if header is not None:
+                seconds = header.frames / header.sample_rate
+                end = min(info.get('audio_end', seconds), seconds)
+                lengths.append((end - info.get('audio_start', 0.0),
+                                f'{paths["audio_path"]} ({where})'))
             data_list.append(info)
         # one warning per index file, not one per row
-        self.warn_skipped(skipped, len(data_list), 'files are')
+        skips.finish(len(data_list))
+        self._check_short_clips(lengths)
         return data_list

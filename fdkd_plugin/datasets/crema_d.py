@@ -1,9 +1,9 @@
 """CREMA-D: audio-visual emotion recognition, six classes."""
-import csv
 from typing import Any, Dict, List, Tuple
 
 from fdkd_plugin.registry import DATASETS
 from .base_av_dataset import BaseAVDataset
+from .checks import read_index_csv
 
 __all__ = ['CremaDDataset']
 
@@ -45,6 +45,11 @@ class CremaDDataset(BaseAVDataset):
     #: Label-field values that mark a header row (compared lower-case).
     HEADER_WORDS: Tuple[str, ...] = ('label', 'emotion', 'class', 'category',
                                      'digit')
+    PREPARE: str = (
+        'put the field\'s train.csv / test.csv and the download\'s AudioWAV/ '
+        'under data_root and extract the frames with `python '
+        'tools/dataset_converters/crema_d.py --root <data_root>` (README.md, '
+        'section "Data")')
 
     def parse_ann_file(self, ann_file: str) -> List[Dict[str, Any]]:
         """Parse ``clip,label`` rows.
@@ -56,22 +61,18 @@ class CremaDDataset(BaseAVDataset):
             list[dict]: ``{'clip_id', 'label', 'line'}`` per row.
 
         Raises:
-            ValueError: A row that has not exactly two fields (naming the
-                file, the line and the row).
+            ValueError: A row that has not exactly two fields, or a file
+                that is not UTF-8 (naming the file, the line and the row).
         """
         rows: List[Dict[str, Any]] = []
-        with open(ann_file, newline='', encoding='utf-8') as f:
-            for line_no, fields in enumerate(csv.reader(f), start=1):
-                fields = [x.strip() for x in fields]
-                if not any(fields):
-                    continue
-                if len(fields) != 2:
-                    raise ValueError(
-                        f'{ann_file} line {line_no}: expected 2 fields '
-                        f'"clip,label", got {fields!r}')
-                clip_id, label = fields
-                if (not rows and label.lower() in self.HEADER_WORDS
-                        and label not in self.metainfo['classes']):
-                    continue  # optional header row
-                rows.append(dict(clip_id=clip_id, label=label, line=line_no))
+        for line_no, fields in read_index_csv(ann_file):
+            if len(fields) != 2:
+                raise ValueError(
+                    f'{ann_file} line {line_no}: expected 2 fields '
+                    f'"clip,label", got {fields!r}')
+            clip_id, label = fields
+            if (not rows and label.lower() in self.HEADER_WORDS
+                    and label not in self.metainfo['classes']):
+                continue  # optional header row
+            rows.append(dict(clip_id=clip_id, label=label, line=line_no))
         return rows

@@ -3,6 +3,8 @@ import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from fdkd_plugin.registry import DATASETS
+from .checks import (RowSkips, missing_index_error, read_index_lines,
+                     require_rows)
 from .labelled_dataset import LabelledDataset
 
 __all__ = [
@@ -73,12 +75,21 @@ class CrisisMMDDataset(LabelledDataset):
        not in the map is kept) and then to its index in
        :data:`CRISISMMD_CLASSES`; a label that is still unknown raises
        ``ValueError`` naming the line, the label and the file;
-    2. checks that the image exists. A row whose image is missing is
-       skipped, and one ``UserWarning`` per split file reports how many rows
-       were skipped, with the first missing path; with ``strict=True`` the
-       first missing image raises ``FileNotFoundError`` instead. The image
-       is required whatever the pipeline loads, so the text-only, the
-       image-only and the distillation runs see the same rows.
+    2. drops a row that repeats an earlier row's ``image_id`` (it would be
+       trained on twice); the same image with another label raises
+       ``ValueError`` naming both lines;
+    3. checks that the image exists. The image is required whatever the
+       pipeline loads, so the text-only, the image-only and the distillation
+       runs see the same rows.
+
+    Rows dropped by 2. or 3. are skipped, and one ``UserWarning`` per split
+    file counts them by reason, quoting the first of each; with
+    ``strict=True`` the first one raises instead (``FileNotFoundError`` for
+    a missing image, ``ValueError`` for a repeat). A split file that does not
+    exist, holds no row, or whose rows are all skipped raises. The file is
+    read by :mod:`fdkd_plugin.datasets.checks` (UTF-8 with or without a
+    byte-order mark, any line ends, blank lines skipped; another encoding
+    raises naming the line).
 
     Each data info holds ``'tweet_text'`` (str, raw), ``'img_path'`` (str,
     what MMCV's ``LoadImageFromFile`` reads), ``'gt_label'`` (int),
@@ -97,8 +108,8 @@ class CrisisMMDDataset(LabelledDataset):
         label_map (dict, optional): Label renames applied before the class
             look-up. Defaults to None: :data:`CRISISMMD_LABEL_MERGE`; ``{}``
             merges nothing (then the finer labels raise).
-        strict (bool): Raise on the first missing image instead of skipping
-            the row. Defaults to False.
+        strict (bool): Raise on the first row that would be skipped (a
+            missing image, a repeated row). Defaults to False.
         metainfo (dict, optional): Extra meta information (``classes`` is
             always :data:`CRISISMMD_CLASSES`).
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
@@ -106,6 +117,10 @@ class CrisisMMDDataset(LabelledDataset):
     """
 
     METAINFO: dict = dict(classes=CRISISMMD_CLASSES)
+    #: How to prepare the data set, quoted when its split file is missing.
+    PREPARE: str = ('download the CrisisMMD v2.0 archive and the agreed-label '
+                    'split files and unpack them under data_root as '
+                    'docs/crisismmd.md, section 1, shows')
 
     def __init__(self,
                  ann_file: str,
@@ -164,11 +179,11 @@ class CrisisMMDDataset(LabelledDataset):
             ValueError: The header lacks a needed column, or a row has
                 another number of fields than the header (naming the line).
         """
-        with open(ann_file, encoding='utf-8-sig') as f:
-            lines = f.read().splitlines()
+        lines = read_index_lines(ann_file)
         if not lines:
-            raise ValueError(f'{ann_file} is empty (expected a header row)')
-        header = [c.strip() for c in lines[0].split('\t')]
+            raise ValueError(f'{ann_file} is empty (expected a header row); '
+                             'copy the split file again')
+        header = [c.strip() for c in lines[0][1].split('\t')]
         missing = [
             c for c in (*REQUIRED_COLUMNS, self.label_field)
             if c not in header
@@ -177,9 +192,7 @@ class CrisisMMDDataset(LabelledDataset):
             raise ValueError(f'{ann_file} has no column(s) {missing}; header: '
                              f'{header}')
         rows = []
-        for number, line in enumerate(lines[1:], start=2):
-            if not line.strip():
-                continue
+        for number, line in lines[1:]:
             fields = line.split('\t')
             if len(fields) != len(header):
                 raise ValueError(
@@ -197,26 +210,44 @@ class CrisisMMDDataset(LabelledDataset):
             list[dict]: The data infos of the rows whose image exists, in
             file order (keys: see the class docstring).
         """
+        owner = type(self).__name__
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(f'ann_file {self.ann_file} does not exist')
+            raise missing_index_error(owner, self.ann_file, self.PREPARE)
+        rows = self.parse_ann_file(self.ann_file)
+        require_rows(rows, self.ann_file, '\t'.join(CRISISMMD_COLUMNS))
         class_to_idx = self.class_to_idx
         data_list: List[dict] = []
-        skipped: List[str] = []
-        for row in self.parse_ann_file(self.ann_file):
+        skips = RowSkips(owner, self.ann_file, self.strict)
+        seen: Dict[str, Tuple[int, str]] = {}  # image_id -> (line, label)
+        for row in rows:
             raw = row[self.label_field].strip()
             label = self.label_map.get(raw, raw)
+            where = f'line {row["line"]} of {self.ann_file}'
             if label not in class_to_idx:
                 raise ValueError(
-                    f'unknown label {raw!r} in line {row["line"]} of '
-                    f'{self.ann_file} (classes: {list(class_to_idx)}; '
-                    f'label_map: {self.label_map})')
+                    f'unknown label {raw!r} in {where} (classes: '
+                    f'{list(class_to_idx)}; label_map: {self.label_map}); '
+                    'fix the row or map the label with label_map=')
+            image_id = row['image_id'].strip()
+            if image_id in seen:
+                first_line, first_label = seen[image_id]
+                if first_label != label:
+                    raise ValueError(
+                        f'image {image_id!r} is labelled {first_label!r} in '
+                        f'line {first_line} and {label!r} in {where}; keep '
+                        'the right one of the two rows')
+                skips.skip(
+                    'repeated rows',
+                    f'image {image_id!r} in {where} repeats line '
+                    f'{first_line}; remove one of them', ValueError)
+                continue
+            seen[image_id] = (row['line'], label)
             img_path = osp.join(self.data_root, row['image'].strip())
             if not osp.isfile(img_path):
-                if self.strict:
-                    raise FileNotFoundError(
-                        f'{img_path} (image {row["image_id"]!r}, line '
-                        f'{row["line"]} of {self.ann_file}) does not exist')
-                skipped.append(img_path)
+                skips.skip(
+                    'rows whose image is missing',
+                    f'{img_path} (image {image_id!r}, {where}) does not '
+                    'exist')
                 continue
             data_list.append(
                 dict(
@@ -225,8 +256,8 @@ class CrisisMMDDataset(LabelledDataset):
                     gt_label=int(class_to_idx[label]),
                     label_name=raw,
                     tweet_id=row['tweet_id'].strip(),
-                    image_id=row['image_id'].strip(),
+                    image_id=image_id,
                     event_name=row.get('event_name', '').strip()))
         # one warning per split file, not one per row
-        self.warn_skipped(skipped, len(data_list), 'image is')
+        skips.finish(len(data_list))
         return data_list

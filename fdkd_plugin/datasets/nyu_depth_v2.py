@@ -1,11 +1,11 @@
 """NYU-Depth V2, 40-class semantic segmentation with paired RGB and depth."""
 import os.path as osp
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
-import mmengine
 from mmseg.datasets import BaseSegDataset
 
 from fdkd_plugin.registry import DATASETS
+from .checks import missing_index_error, read_index_lines, require_rows
 
 __all__ = ['NYUDepthV2Dataset', 'NYU40_CLASSES']
 
@@ -90,19 +90,34 @@ class NYUDepthV2Dataset(BaseSegDataset):
     def load_data_list(self) -> List[dict]:
         """One data info per name of ``ann_file`` (see the class docstring).
 
+        The list is read by ``checks.read_index_lines`` (UTF-8 with or
+        without a byte-order mark, any line ends, blank lines skipped).
+
         Raises:
             FileNotFoundError: the list, or (``check_files``) a file of a
                 listed sample, is missing.
+            ValueError: the list is empty, not UTF-8, or names a sample
+                twice (naming the lines).
         """
         if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'split list {self.ann_file} does not exist; run '
-                'tools/dataset_converters/nyu_depth_v2.py (see '
+            raise missing_index_error(
+                type(self).__name__, self.ann_file,
+                'run tools/dataset_converters/nyu_depth_v2.py (see '
                 'docs/nyu_depth_v2.md)')
-        names = [
-            n.strip() for n in mmengine.list_from_file(self.ann_file)
-            if n.strip()
-        ]
+        lines = read_index_lines(self.ann_file)
+        require_rows(lines, self.ann_file, '0001')
+        names = []
+        first: Dict[str, int] = {}  # name -> its line
+        for number, line in lines:
+            name = line.strip()
+            if name in first:
+                raise ValueError(
+                    f'{self.ann_file} lists {name!r} on line {number} and on '
+                    f'line {first[name]}: it would be used twice; remove one '
+                    '(tools/dataset_converters/nyu_depth_v2.py writes each '
+                    'name once)')
+            first[name] = number
+            names.append(name)
         data_list = []
         for name in names:
             info = dict(
@@ -122,6 +137,8 @@ class NYUDepthV2Dataset(BaseSegDataset):
                     if not osp.isfile(info[key]):
                         raise FileNotFoundError(
                             f'{info[key]} (sample {name!r} of '
-                            f'{self.ann_file}) does not exist')
+                            f'{self.ann_file}) does not exist; run '
+                            'tools/dataset_converters/nyu_depth_v2.py again '
+                            '(it resumes) or remove the name from the list')
             data_list.append(info)
         return data_list

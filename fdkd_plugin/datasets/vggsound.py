@@ -1,10 +1,10 @@
 """VGGSound subset: 10 s YouTube clips, one sound label each."""
-import csv
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from fdkd_plugin.registry import DATASETS
 from .base_av_dataset import BaseAVDataset
+from .checks import read_index_csv
 
 __all__ = ['VGGSoundDataset']
 
@@ -56,6 +56,12 @@ class VGGSoundDataset(BaseAVDataset):
     FRAMES_TMPL: str = 'Image-01-FPS/{clip_id}.mp4'
     #: The index whose labels make the default class list.
     CLASS_FILE: str = 'train_tiny.csv'
+    PREPARE: str = (
+        'put the subset\'s train_tiny.csv / test_tiny.csv and the clips '
+        '(video/<ytid>_<start>.mp4) under data_root and run `python '
+        'tools/dataset_converters/vggsound.py --root <data_root>` '
+        '(README.md, section "Data")')
+    ROW_FORMAT: str = 'ytid,start,label,split'
 
     def __init__(self,
                  ann_file: str,
@@ -87,36 +93,30 @@ class VGGSoundDataset(BaseAVDataset):
         """
         rows: List[Dict[str, Any]] = []
         first = True
-        with open(ann_file, newline='', encoding='utf-8') as f:
-            for line_no, fields in enumerate(csv.reader(f), start=1):
-                fields = [x.strip() for x in fields]
-                if not any(fields):
+        for line_no, fields in read_index_csv(ann_file):
+            if len(fields) != 4:
+                raise ValueError(
+                    f'{ann_file} line {line_no}: expected 4 fields '
+                    f'"ytid,start,label,split", got {fields!r}')
+            ytid, start, label, row_split = fields
+            try:
+                start_f = float(start)
+                if start_f != int(start_f) or start_f < 0:
+                    raise ValueError
+                start_i = int(start_f)
+            except (ValueError, OverflowError):
+                if first:  # an optional header row
+                    first = False
                     continue
-                if len(fields) != 4:
-                    raise ValueError(
-                        f'{ann_file} line {line_no}: expected 4 fields '
-                        f'"ytid,start,label,split", got {fields!r}')
-                ytid, start, label, row_split = fields
-                try:
-                    start_f = float(start)
-                    if start_f != int(start_f) or start_f < 0:
-                        raise ValueError
-                    start_i = int(start_f)
-                except ValueError:
-                    if first:  # an optional header row
-                        first = False
-                        continue
-                    raise ValueError(
-                        f'{ann_file} line {line_no}: start {start!r} is not '
-                        'a non-negative whole number of seconds') from None
-                first = False
-                if split is not None and row_split != split:
-                    continue
-                rows.append(
-                    dict(
-                        clip_id=f'{ytid}_{start_i:06d}',
-                        label=label,
-                        line=line_no))
+                raise ValueError(
+                    f'{ann_file} line {line_no}: start {start!r} is not '
+                    'a non-negative whole number of seconds') from None
+            first = False
+            if split is not None and row_split != split:
+                continue
+            rows.append(
+                dict(clip_id=f'{ytid}_{start_i:06d}', label=label,
+                     line=line_no))
         return rows
 
     def parse_ann_file(self, ann_file: str) -> List[Dict[str, Any]]:
@@ -149,5 +149,6 @@ class VGGSoundDataset(BaseAVDataset):
         if not osp.isfile(path):
             raise FileNotFoundError(
                 f'{path} (the default class file) does not exist: pass '
-                'classes=[...] or classes=<class file>')
+                'classes=[...] or classes=<class file>; if the data set is '
+                f'not prepared yet: {self.PREPARE}')
         return self.load_class_file(path)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from ..checks import FRAME_EXTENSIONS, jpeg_is_truncated, read_wav_header
 
 __all__ = ['LoadAudio', 'LoadSpectrogram', 'LoadFrames']
 
@@ -39,20 +40,29 @@ class LoadAudio(BaseTransform):
     Steps, for the file ``results['audio_path']``:
 
     1. read it with soundfile (``backend='soundfile'``; a format soundfile
-       cannot read is retried with torchaudio) or torchaudio, as float32;
-       with ``backend='soundfile'`` a 16-bit PCM WAV is parsed by Python's
-       ``wave`` module instead (the same values as soundfile's,
-       ``int16 / 32768``, at a quarter of the per-file cost);
+       cannot read is retried with torchaudio) or torchaudio, as float32
+       (8-bit, 16-bit, 24-bit, 32-bit integer PCM scaled to [-1, 1), float
+       WAV as stored); with ``backend='soundfile'`` a 16-bit PCM WAV is
+       parsed by Python's ``wave`` module instead (the same values as
+       soundfile's, ``int16 / 32768``, at a quarter of the per-file cost).
+       A damaged file raises ``ValueError`` naming it: a ``.wav`` cut short
+       (its header declares more samples than it holds; decoders would
+       return the rest silently), without samples, or holding NaN / inf
+       samples;
     2. if ``results`` holds ``'audio_start'`` / ``'audio_end'`` (seconds),
        keep samples ``[round(start * sr), round(end * sr))`` of the file;
     3. downmix to mono (mean of the channels) when ``mono``;
     4. resample from the file's rate ``sr`` to ``sample_rate`` with
        ``torchaudio.functional.resample`` when they differ;
-    5. with ``duration`` set, ``n = round(duration * sample_rate)``: tile
-       the signal until it has at least ``n`` samples (``np.tile``, so a
-       short clip repeats from its start) and crop exactly ``n`` samples,
-       from sample 0, or from a uniform random start in ``[0, len - n]``
-       when ``random_crop`` and not ``test_mode``;
+    5. with ``duration`` set, ``n = round(duration * sample_rate)``: a
+       shorter clip is tiled until it has at least ``n`` samples
+       (``np.tile``, so it repeats from its start: the field's protocol for
+       CREMA-D and AVE, whose clips are often shorter than 3 / 10 s), or
+       raises with ``short_clip='error'``; then exactly ``n`` samples are
+       cropped, from sample 0, or from a uniform random start in
+       ``[0, len - n]`` when ``random_crop`` and not ``test_mode``. (The
+       audio-visual data sets count the short clips of their index at build
+       and log the count, or raise there with ``short_clip='error'``);
     6. clip to [-1, 1] when ``clip``.
 
     Added keys: ``'audio'`` float32 ``(n, )`` (``(C, n)`` when not mono) and
@@ -72,9 +82,13 @@ class LoadAudio(BaseTransform):
             torchaudio reader fails (its error is part of the message).
         test_mode (bool): Test pipeline: the crop starts at 0 even when
             ``random_crop``. Defaults to False.
+        short_clip (str): What a clip shorter than ``duration`` gets:
+            ``'tile'`` (repeated to length) or ``'error'`` (``ValueError``
+            naming the file and its length). Defaults to ``'tile'``.
     """
 
     BACKENDS: Tuple[str, ...] = ('soundfile', 'torchaudio')
+    SHORT_CLIP: Tuple[str, ...] = ('tile', 'error')
 
     def __init__(self,
                  sample_rate: Optional[int] = 22050,
@@ -83,8 +97,12 @@ class LoadAudio(BaseTransform):
                  random_crop: bool = False,
                  clip: bool = True,
                  backend: str = 'soundfile',
-                 test_mode: bool = False) -> None:
+                 test_mode: bool = False,
+                 short_clip: str = 'tile') -> None:
         super().__init__()
+        if short_clip not in self.SHORT_CLIP:
+            raise ValueError(f'short_clip={short_clip!r} must be one of '
+                             f'{self.SHORT_CLIP}')
         if sample_rate is not None and (int(sample_rate) != sample_rate
                                         or sample_rate <= 0):
             raise ValueError(f'sample_rate={sample_rate} must be a positive '
@@ -101,6 +119,7 @@ class LoadAudio(BaseTransform):
         self.clip = bool(clip)
         self.backend = backend
         self.test_mode = bool(test_mode)
+        self.short_clip = short_clip
 
     @staticmethod
     def _read_pcm16_wav(path: str) -> Optional[Tuple[np.ndarray, int]]:
@@ -111,9 +130,15 @@ class LoadAudio(BaseTransform):
                 if f.getsampwidth() != 2:
                     return None
                 channels, sr = f.getnchannels(), f.getframerate()
-                raw = f.readframes(f.getnframes())
+                declared = f.getnframes()
+                raw = f.readframes(declared)
         except Exception:  # noqa: BLE001  not a plain PCM WAV
             return None
+        if len(raw) < declared * channels * 2:
+            raise ValueError(
+                f'audio file {path} is truncated: its header declares '
+                f'{declared} samples, the file holds '
+                f'{len(raw) // (channels * 2)}; copy or extract it again')
         data = np.frombuffer(raw, dtype='<i2')
         data = data[:len(data) // channels * channels]  # whole frames only
         # x / 2^15 is exact in float32: soundfile's float32 values
@@ -144,6 +169,8 @@ class LoadAudio(BaseTransform):
 
         Raises:
             FileNotFoundError: ``path`` does not exist.
+            ValueError: A ``.wav`` that is truncated, not a WAV or without
+                samples, or samples that are NaN / inf (naming the file).
             OSError: No backend could decode it (the message names the file
                 and each backend's error).
         """
@@ -154,16 +181,29 @@ class LoadAudio(BaseTransform):
         if self.backend == 'torchaudio':
             readers = readers[1:]
         else:
-            fast = self._read_pcm16_wav(path)
+            fast = self._read_pcm16_wav(path)  # int16: always finite
             if fast is not None:
                 return fast
         errors: List[str] = []
         for name, reader in readers:
             try:
-                return reader(path)
+                wav, sr = reader(path)
+                break
             except Exception as err:  # noqa: BLE001  each backend's own type
                 errors.append(f'{name}: {type(err).__name__}: {err}')
-        raise OSError(f'cannot read audio file {path}: ' + '; '.join(errors))
+        else:
+            raise OSError(f'cannot read audio file {path}: ' +
+                          '; '.join(errors))
+        if path.lower().endswith('.wav'):
+            read_wav_header(path)  # decoders read a cut file silently
+        bad = ~np.isfinite(wav)
+        if bad.any():
+            first = int(np.argmax(bad.any(axis=0)))
+            raise ValueError(
+                f'audio file {path} holds {int(bad.sum())} NaN / inf '
+                f'samples (the first at sample {first}, {first / sr:.3f} s); '
+                'write it again or remove its row from the index')
+        return wav, sr
 
     def transform(self, results: dict) -> dict:
         """Load ``results['audio_path']`` into ``results['audio']``.
@@ -204,6 +244,12 @@ class LoadAudio(BaseTransform):
             n = int(round(self.duration * out_sr))
             length = wav.shape[1]
             if length < n:
+                if self.short_clip == 'error':
+                    raise ValueError(
+                        f'audio file {path} gives {length / out_sr:.3f} s, '
+                        f'shorter than duration={self.duration} s '
+                        "(short_clip='error'); remove its row, lower "
+                        "duration or set short_clip='tile'")
                 wav = np.tile(wav, (1, math.ceil(n / length)))
             start = 0
             if self.random_crop and not self.test_mode:
@@ -220,7 +266,8 @@ class LoadAudio(BaseTransform):
         return (f'{type(self).__name__}(sample_rate={self.sample_rate}, '
                 f'duration={self.duration}, mono={self.mono}, '
                 f'random_crop={self.random_crop}, clip={self.clip}, '
-                f'backend={self.backend!r}, test_mode={self.test_mode})')
+                f'backend={self.backend!r}, test_mode={self.test_mode}, '
+                f'short_clip={self.short_clip!r})')
 
 
 @TRANSFORMS.register_module()
@@ -378,7 +425,7 @@ class LoadFrames(BaseTransform):
             frames, crop and flip. Defaults to False.
     """
 
-    EXTENSIONS: Tuple[str, ...] = ('.jpg', '.jpeg', '.png')
+    EXTENSIONS: Tuple[str, ...] = FRAME_EXTENSIONS
 
     def __init__(self,
                  num_frames: int = 1,
@@ -478,10 +525,32 @@ class LoadFrames(BaseTransform):
         return inds
 
     def _read(self, path: str) -> np.ndarray:
-        img = mmcv.imread(
-            path, flag='color', channel_order='rgb' if self.to_rgb else 'bgr')
+        """Decode one frame as ``(H, W, 3)`` uint8 (grey frames too).
+
+        Raises:
+            OSError: The file is empty, a JPEG cut short (OpenCV would decode
+                it with a grey rest), or not an image OpenCV decodes; the
+                message names the file and says what to do.
+        """
+        with open(path, 'rb') as f:
+            data = f.read()
+        redo = ("; extract this clip's frames again or delete the file")
+        if not data:
+            raise OSError(f'frame file {path} is empty (0 bytes){redo}')
+        if path.lower().endswith(('.jpg', '.jpeg')) and \
+                jpeg_is_truncated(data):
+            raise OSError(f'frame file {path} is truncated (no JPEG end '
+                          f'marker){redo}')
+        try:
+            img = mmcv.imfrombytes(
+                data,
+                flag='color',
+                channel_order='rgb' if self.to_rgb else 'bgr')
+        except Exception as err:  # noqa: BLE001  cv2.error and others
+            raise OSError(f'cannot decode frame file {path} '
+                          f'({type(err).__name__}){redo}') from err
         if img is None:
-            raise OSError(f'cannot decode frame {path}')
+            raise OSError(f'cannot decode frame file {path}{redo}')
         return img  # (H, W, 3) uint8
 
     def transform(self, results: dict) -> dict:

@@ -180,9 +180,16 @@ class LoadRGBD(BaseTransform):
     def _read(path: str, flag: int) -> np.ndarray:
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path} does not exist')
+        if osp.getsize(path) == 0:
+            raise ValueError(f'{path} is empty (0 bytes); convert again with '
+                             'tools/dataset_converters/nyu_depth_v2.py '
+                             '--overwrite')
         img = cv2.imread(path, flag)
         if img is None:
-            raise ValueError(f'{path} is not an image cv2 can read')
+            raise ValueError(f'{path} is not an image cv2 can read (cut short'
+                             ' or another format); convert again with '
+                             'tools/dataset_converters/nyu_depth_v2.py '
+                             '--overwrite')
         return img
 
     def _load_depth(self, path: str) -> np.ndarray:
