@@ -14,11 +14,18 @@ default_hooks = dict(
         interval=1,
         max_keep_ckpts=2,
         save_best='accuracy/top1',
-        rule='greater'),
+        rule='greater',
+        # tmp file + fsync + rename: a kill during a save never leaves a
+        # half-written checkpoint under its name (engine/checkpoint_io.py)
+        backend_args=dict(backend='fdkd.AtomicLocalBackend')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 # work_dir/selected.pth -> the checkpoint a distillation config loads
-custom_hooks = [dict(type='fdkd.SelectedCheckpointHook')]
+# stop at the first NaN / inf loss, before a checkpoint of it is saved
+custom_hooks = [
+    dict(type='fdkd.SelectedCheckpointHook'),
+    dict(type='fdkd.NonFiniteLossHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

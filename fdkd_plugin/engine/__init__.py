@@ -1,8 +1,11 @@
 from .selected_checkpoint_hook import SelectedCheckpointHook
 from .loops import CrossModalTestLoop, CrossModalValLoop
 from .model_wrappers import CPUDistributedDataParallel
+from .checkpoint_io import AtomicLocalBackend  # registers the backend
+from .non_finite_loss_hook import NonFiniteLossHook
 
 __all__ = [
     'CPUDistributedDataParallel', 'SelectedCheckpointHook',
-    'CrossModalValLoop', 'CrossModalTestLoop'
+    'CrossModalValLoop', 'CrossModalTestLoop', 'AtomicLocalBackend',
+    'NonFiniteLossHook'
 ]

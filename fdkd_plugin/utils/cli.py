@@ -139,7 +139,9 @@ def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.load_from = args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    return merge_common_args(cfg, args)
+    # never resume from a half-written checkpoint: fall back to the previous
+    from fdkd_plugin.engine.resume import resolve_resume
+    return resolve_resume(merge_common_args(cfg, args))
 
 
 def merge_test_args(cfg: Config, args: argparse.Namespace) -> Config:
