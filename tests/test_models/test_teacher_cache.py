@@ -270,7 +270,8 @@ def test_disk_rows_grow_reopen_and_lock(tmp_path):
         i: [torch.randn(3, 2), torch.randn(4).to(torch.bfloat16)]
         for i in (0, 5, 700)  # 700: past the first capacity (256), grown
     }
-    store.set_spec(('spec', ), rows[0])
+    spec = ('seq', tuple, (('leaf', 0), ('leaf', 1)))  # 2 tensors
+    store.set_spec(spec, rows[0])
     for i, row in rows.items():
         store.put(i, bytes([i % 256]) * 16, row)
     assert len(store) == 3 and store.capacity >= 701
@@ -281,7 +282,7 @@ def test_disk_rows_grow_reopen_and_lock(tmp_path):
         _DiskStore(root)
     store.close()
     again = _DiskStore(root)
-    assert again.spec == ('spec', ) and len(again) == 3
+    assert again.spec == spec and len(again) == 3
     assert again.get(1) is None and again.get(10**6) is None
     for i, row in rows.items():
         digest, leaves = again.get(i)
