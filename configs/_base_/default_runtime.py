@@ -25,6 +25,8 @@ default_hooks = dict(
 custom_hooks = [
     dict(type='fdkd.SelectedCheckpointHook'),
     dict(type='fdkd.NonFiniteLossHook'),
+    # data against model (classes, labels, modalities, batch of 1 at BN)
+    dict(type='fdkd.DataModelCheckHook'),
 ]
 
 env_cfg = dict(

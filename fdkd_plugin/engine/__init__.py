@@ -3,6 +3,7 @@ from .loops import CrossModalTestLoop, CrossModalValLoop
 from .model_wrappers import CPUDistributedDataParallel
 from .checkpoint_io import AtomicLocalBackend  # registers the backend
 from .non_finite_loss_hook import NonFiniteLossHook
+from .data_model_check_hook import DataModelCheckHook  # noqa: F401
 
 __all__ = [
     'CPUDistributedDataParallel', 'SelectedCheckpointHook',

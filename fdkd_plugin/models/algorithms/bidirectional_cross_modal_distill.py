@@ -44,6 +44,10 @@ class BidirectionalCrossModalDistill(BaseModel):
     ``tools/model_converters/extract_student.py --student {name}`` extracts
     one of them.
 
+    Each direction makes the checks of :class:`CrossModalDistill` (teacher
+    checkpoint present and loaded strictly, one class count, labels in
+    range), its errors naming ``model.directions.{name}.*`` keys.
+
     Args:
         directions (dict[str, dict | CrossModalDistill]): Name -> config of
             a ``fdkd.CrossModalDistill`` (``type`` may be left out). Names
@@ -79,6 +83,13 @@ class BidirectionalCrossModalDistill(BaseModel):
             if isinstance(cfg, dict):
                 cfg = dict(cfg)
                 cfg.setdefault('type', 'fdkd.CrossModalDistill')
+                # errors (missing teacher checkpoint, class counts ...) name
+                # the direction's own config keys
+                cls = MODELS.get(cfg['type']) if isinstance(
+                    cfg['type'], str) else cfg['type']
+                if isinstance(cls, type) and issubclass(
+                        cls, CrossModalDistill):
+                    cfg.setdefault('cfg_prefix', f'model.directions.{name}')
                 cfg = MODELS.build(cfg)
             if not isinstance(cfg, CrossModalDistill):
                 raise TypeError(f'direction {name!r} is a '

@@ -1,7 +1,8 @@
 """Single-teacher distillation where teacher and student see different
 modalities of the same sample."""
+import contextlib
 import inspect
-from typing import Dict, List, Optional, Union
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -11,6 +12,8 @@ from mmrazor.models.distillers import OFDDistiller
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
+from .model_checks import (check_labels, check_teacher_ckpt_exists,
+                           load_teacher_checkpoint, num_classes_of)
 from .teacher_cache import TeacherCache
 
 __all__ = ['CrossModalDistill']
@@ -58,6 +61,25 @@ class CrossModalDistill(SingleTeacherDistill):
     those of the uncached algorithm; a teacher-side pipeline with random
     transforms is refused unless ``fixed_view=True``.
 
+    Checks at build, each an error naming the config key and the fix:
+
+    - ``teacher_ckpt`` must exist (the message names the unimodal config
+      that trains it, from the ``work_dirs/<config name>/selected.pth``
+      convention), and it loads *strictly*: every key and shape of the
+      teacher, nothing else (MMRazor loads with ``strict=False`` and only
+      prints the mismatch). A distillation checkpoint (``architecture.*``,
+      ``teacher.*``, ``distiller.*``) is refused with the
+      ``tools/model_converters/extract_student.py`` command: it holds two
+      networks, and which one is meant is the user's call.
+    - The heads of teacher and student, and a distiller or distill loss
+      with a ``num_classes``, have one class count (shared heads and logit
+      KD compare the two networks' logits class by class).
+
+    In training, labels outside ``[0, num_classes)`` and a batch of one
+    sample reaching a training BatchNorm are errors naming the clip / the
+    ``train_dataloader`` keys (``fdkd.DataModelCheckHook`` catches both
+    before the first step).
+
     Args:
         architecture (dict | BaseModel): The student.
         teacher (dict | BaseModel): The teacher.
@@ -69,6 +91,9 @@ class CrossModalDistill(SingleTeacherDistill):
             task losses are then logged as ``teacher.*``. Defaults to False:
             the teacher is frozen (no gradient) and its norm layers stay in
             eval mode (``teacher_norm_eval=True``).
+        cfg_prefix (str): Where this algorithm sits in the config, for error
+            messages only: ``'model'``, or ``'model.directions.a_from_v'``
+            inside ``fdkd.BidirectionalCrossModalDistill`` (which sets it).
         **kwargs: Other arguments of ``SingleTeacherDistill``
             (``teacher_norm_eval``, ``calculate_student_loss``,
             ``data_preprocessor``, ...).
@@ -84,11 +109,17 @@ class CrossModalDistill(SingleTeacherDistill):
                  teacher_trainable: bool = False,
                  teacher_cache: Optional[Dict] = None,
                  data_preprocessor: Optional[Dict] = None,
+                 cfg_prefix: str = 'model',
                  **kwargs) -> None:
+        self.cfg_prefix = cfg_prefix
         for name, value in (('student_modality', student_modality),
                             ('teacher_modality', teacher_modality)):
             if not isinstance(value, str) or not value:
-                raise ValueError(f'{name}={value!r} must be a non-empty str')
+                raise ValueError(f'{self._key(name)}={value!r} must be a '
+                                 'non-empty str')
+        if teacher_ckpt:
+            # before anything is built: a fresh clone's first mistake
+            check_teacher_ckpt_exists(teacher_ckpt, self._key('teacher_ckpt'))
         if data_preprocessor is None:
             # the students' own preprocessor would select one modality
             data_preprocessor = dict(type='fdkd.MultiModalDataPreprocessor')
@@ -96,12 +127,26 @@ class CrossModalDistill(SingleTeacherDistill):
             architecture=architecture,
             teacher=teacher,
             distiller=distiller,
-            teacher_ckpt=teacher_ckpt,
+            # loaded below, strictly (MMRazor's load is strict=False)
+            teacher_ckpt=None,
             teacher_trainable=teacher_trainable,
             data_preprocessor=data_preprocessor,
             **kwargs)
         self.student_modality = student_modality
         self.teacher_modality = teacher_modality
+        self._check_num_classes()
+        found = num_classes_of(self.student)
+        #: the student head's class count (None: no classification head)
+        self.num_classes: Optional[int] = None if found is None else found[0]
+        self._num_classes_key = None if found is None else self._key(
+            f'architecture.{found[1]}')
+        if teacher_ckpt:
+            # as MMRazor: initialize first, so that the runner's later
+            # init_weights() does not overwrite the loaded weights
+            self.teacher.init_weights()
+            load_teacher_checkpoint(self.teacher, teacher_ckpt,
+                                    self._key('teacher_ckpt'),
+                                    self._key('teacher'))
         self._distiller_takes_labels = 'gt_label' in inspect.signature(
             self.distiller.compute_distill_losses).parameters
         self.teacher_cache = self._build_teacher_cache(teacher_cache)
@@ -109,6 +154,51 @@ class CrossModalDistill(SingleTeacherDistill):
             # OFD's teacher margins come from the (loaded) teacher's BN, set
             # by mmrazor's OverhaulFeatureDistillation at build: do the same
             self.distiller.init_ofd_connectors(self.teacher)
+
+    def _key(self, name: str) -> str:
+        """The config key of one of this algorithm's arguments."""
+        return f'{self.cfg_prefix}.{name}'
+
+    def _check_num_classes(self) -> None:
+        """One class count for student, teacher and distiller."""
+        counts = {}
+        for arg, network in (('architecture', self.student),
+                             ('teacher', self.teacher)):
+            found = num_classes_of(network)
+            if found is not None:
+                counts[self._key(f'{arg}.{found[1]}')] = found[0]
+        n = getattr(self.distiller, 'num_classes', None)
+        if isinstance(n, int):
+            counts[self._key('distiller.num_classes')] = n
+        losses = getattr(self.distiller, 'distill_losses', None) or {}
+        for name, loss in losses.items():
+            n = getattr(loss, 'num_classes', None)
+            if isinstance(n, int):
+                counts[self._key(
+                    f'distiller.distill_losses.{name}.num_classes')] = n
+        if len(set(counts.values())) > 1:
+            listed = ', '.join(f'{k}={v}' for k, v in counts.items())
+            raise ValueError(
+                f'class counts differ: {listed}; teacher and student of '
+                'cross-modal distillation classify the same labels (shared '
+                'heads and logit KD compare their logits class by class): '
+                "set them all to the data set's class count")
+
+    @contextlib.contextmanager
+    def _batch_norm_guard(self) -> Iterator[None]:
+        """Turn torch's error for a batch of one sample at a training
+        BatchNorm into one naming the data loader keys."""
+        try:
+            yield
+        except ValueError as err:
+            if 'Expected more than 1 value per channel' not in str(err):
+                raise
+            raise ValueError(
+                'a training batch of 1 sample reached a BatchNorm layer, '
+                'which cannot compute statistics from one value per channel '
+                f'({err}); set train_dataloader.drop_last=True (the data '
+                "set's size leaves a last batch of 1 sample) or "
+                'train_dataloader.batch_size >= 2') from err
 
     def _build_teacher_cache(self,
                              cfg: Optional[Dict]) -> Optional[TeacherCache]:
@@ -136,8 +226,11 @@ class CrossModalDistill(SingleTeacherDistill):
                 '{modality: tensor} dict; set data_preprocessor='
                 "dict(type='fdkd.MultiModalDataPreprocessor') (no modality)")
         if key not in inputs:
-            raise KeyError(f'modality {key!r} is not in the batch, which '
-                           f'holds {sorted(inputs)}; check the pipeline\'s '
+            arg = 'student_modality' if key == self.student_modality \
+                else 'teacher_modality'
+            raise KeyError(f'{self._key(arg)}={key!r} is not in the batch, '
+                           f'which holds {sorted(inputs)}: set it to one of '
+                           'those, or add it to the pipeline\'s '
                            'PackMultiModalInputs(modalities=...)')
         return inputs[key]
 
@@ -147,6 +240,17 @@ class CrossModalDistill(SingleTeacherDistill):
         """Teacher on its modality, student on its own, then distill."""
         teacher_inputs = self._modality(batch_inputs, self.teacher_modality)
         student_inputs = self._modality(batch_inputs, self.student_modality)
+        gt_label = gt_labels_of(data_samples)
+        check_labels(gt_label, self.num_classes, data_samples,
+                     self._num_classes_key)
+        with self._batch_norm_guard():
+            return self._loss(teacher_inputs, student_inputs, data_samples,
+                              gt_label)
+
+    def _loss(self, teacher_inputs: torch.Tensor,
+              student_inputs: torch.Tensor,
+              data_samples: Optional[List[BaseDataElement]],
+              gt_label: Optional[torch.Tensor]) -> dict:
         losses = dict()
 
         self.distiller.set_deliveries_override(False)
@@ -178,7 +282,7 @@ class CrossModalDistill(SingleTeacherDistill):
         if not self.distillation_stopped:
             if self._distiller_takes_labels:
                 distill_losses = self.distiller.compute_distill_losses(
-                    gt_label=gt_labels_of(data_samples))
+                    gt_label=gt_label)
             else:
                 distill_losses = self.distiller.compute_distill_losses()
             losses.update(add_prefix(distill_losses, 'distill'))

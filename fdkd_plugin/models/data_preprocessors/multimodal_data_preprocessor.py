@@ -33,7 +33,10 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
             Not available without ``modality``: a mix of samples would have
             to be the same in both modalities.
         num_classes (int, optional): Classes, for the one-hot labels that
-            batch augmentations need.
+            batch augmentations need. When given, a training batch with a
+            class label outside ``[0, num_classes)`` is refused with an
+            error naming the clip (checked on the host, before the copy to
+            the device: no synchronization).
         non_blocking (bool): Non-blocking host-to-device copies.
     """
 
@@ -46,6 +49,7 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
         if modality is not None and not isinstance(modality, str):
             raise ValueError(f'modality={modality!r} must be a str or None')
         self.modality = modality
+        self.num_classes = num_classes
         self.cls_preprocessor = None
         if batch_augments:
             if modality is None:
@@ -79,6 +83,15 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
             dict: ``inputs`` (a dict of ``(N, ...)`` tensors, or one tensor
             when ``modality`` is set) and ``data_samples``.
         """
+        if training and self.num_classes is not None:
+            from fdkd_plugin.models.algorithms.model_checks import \
+                check_labels
+            samples = data.get('data_samples')
+            if samples and 'gt_label' in samples[0]:
+                check_labels(
+                    torch.cat([s.gt_label.flatten() for s in samples]),
+                    self.num_classes, samples,
+                    'model.data_preprocessor.num_classes')
         data = self.cast_data(data)
         inputs = data['inputs']
         if not isinstance(inputs, dict):
@@ -88,8 +101,11 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
         inputs = {k: self._stack(v, k) for k, v in inputs.items()}
         if self.modality is not None:
             if self.modality not in inputs:
-                raise KeyError(f'modality {self.modality!r} is not in the '
-                               f'batch; the pipeline packs {sorted(inputs)}')
+                raise KeyError(f'data_preprocessor.modality={self.modality!r}'
+                               ' is not in the batch; the pipeline packs '
+                               f'{sorted(inputs)}: set it to one of those, '
+                               'or add it to the pipeline\'s '
+                               'PackMultiModalInputs(modalities=...)')
             inputs = inputs[self.modality]
             if self.cls_preprocessor is not None:
                 return self.cls_preprocessor(
