@@ -439,3 +439,18 @@ def test_batch_of_one_without_the_hook_names_the_loader_keys():
     assert str(err.value).endswith(
         "set train_dataloader.drop_last=True (the data set's size leaves a "
         'last batch of 1 sample) or train_dataloader.batch_size >= 2')
+
+
+def test_preprocessor_with_num_classes_refuses_a_label_on_the_host():
+    from fdkd_plugin.models.data_preprocessors import \
+        MultiModalDataPreprocessor
+    pre = MultiModalDataPreprocessor(modality='visual', num_classes=10)
+    inputs, samples = _batch([2, 11], ['c0', 'c1'])
+    data = dict(inputs=inputs, data_samples=samples)
+    with pytest.raises(
+            ValueError,
+            match=re.escape("label 11 of clip_id='c1' is outside [0, 10) "
+                            'where model.data_preprocessor.num_classes=10')):
+        pre(data, training=True)
+    # not in validation / test, where no loss indexes the head
+    assert pre(data, training=False)['inputs'].shape == (2, 3, 32, 32)
