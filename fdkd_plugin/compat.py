@@ -10,10 +10,13 @@ release makes the fix unnecessary.
 1. :func:`patch_torch_ao_for_mmrazor` - ``import mmrazor.models`` raises
    ``ImportError: torch>=1.13 is not installed properly`` (mmrazor #615):
    its quantization code imports names torch has since made private.
-2. :func:`register_full_checkpoint_loader` - ``--resume`` fails with
+2. :func:`register_safe_checkpoint_loader` - ``--resume`` fails with
    ``UnpicklingError: Weights only load failed ... HistoryBuffer``: torch >= 2.6
    loads with ``weights_only=True`` and MMEngine checkpoints hold message-hub
-   state (HistoryBuffer, numpy dtypes).
+   state (HistoryBuffer, numpy arrays). The fix keeps ``weights_only=True``
+   and allow-lists exactly those globals
+   (:func:`fdkd_plugin.utils.checkpoint.safe_load`); anything else is
+   refused unless the run trusts its checkpoints (``--unsafe-load``).
 3. :func:`patch_mmrazor_inplace_false` - MMRazor algorithms switch every
    ``inplace`` activation of the student and teacher to ``inplace=False`` so
    that recorders keep pre-activation values, but its recursion only
@@ -33,7 +36,7 @@ from typing import Any, Callable, Optional
 import torch
 
 __all__ = [
-    'patch_torch_ao_for_mmrazor', 'register_full_checkpoint_loader',
+    'patch_torch_ao_for_mmrazor', 'register_safe_checkpoint_loader',
     'patch_mmrazor_inplace_false', 'set_inplace_false',
     'init_cpu_distributed', 'apply_all'
 ]
@@ -91,28 +94,29 @@ def patch_torch_ao_for_mmrazor() -> bool:
     return patched
 
 
-def load_from_local_full(filename: str,
-                     map_location: Optional[Any] = None) -> Any:
-    """MMEngine's local-file loader with ``weights_only=False``."""
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
+def load_from_local_safe(filename: str,
+                         map_location: Optional[Any] = None) -> Any:
+    """MMEngine's local-file loader (``~`` expanded, ``FileNotFoundError``
+    for a missing file) through
+    :func:`fdkd_plugin.utils.checkpoint.safe_load`."""
+    from fdkd_plugin.utils.checkpoint import safe_load
+    return safe_load(filename, map_location=map_location)
 
 
-def register_full_checkpoint_loader() -> Callable:
-    """Let MMEngine load its own checkpoints (resume, ``load_from``).
+def register_safe_checkpoint_loader() -> Callable:
+    """Let MMEngine load its own checkpoints (resume, ``load_from``,
+    ``teacher_ckpt``) without unpickling anything else.
 
     Re-registers MMEngine's local-file ``CheckpointLoader`` scheme (prefix
-    ``''``) so that it calls ``torch.load(..., weights_only=False)``. Like the
-    MMEngine releases written before torch 2.6, this trusts the checkpoint
-    files it is given: load only checkpoints you produced or trust.
+    ``''``, which every ``load_checkpoint`` / ``Runner.resume`` of a local
+    path goes through) with :func:`load_from_local_safe`. Idempotent.
     """
     from mmengine.runner.checkpoint import CheckpointLoader
     loader = CheckpointLoader._schemes.get('')
-    if loader is not load_from_local_full:
+    if loader is not load_from_local_safe:
         CheckpointLoader.register_scheme(
-            prefixes='', loader=load_from_local_full, force=True)
-    return load_from_local_full
+            prefixes='', loader=load_from_local_safe, force=True)
+    return load_from_local_safe
 
 
 def set_inplace_false(module: torch.nn.Module) -> int:
@@ -191,5 +195,5 @@ def init_cpu_distributed(launcher: str, backend: str = 'gloo') -> bool:
 def apply_all() -> None:
     """Apply the import-time fixes (1 to 3); 4 is applied by the tools."""
     patch_torch_ao_for_mmrazor()
-    register_full_checkpoint_loader()
+    register_safe_checkpoint_loader()
     patch_mmrazor_inplace_false()

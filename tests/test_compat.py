@@ -5,6 +5,7 @@ a fresh interpreter where the fix would leak). When one of them fails, a host
 release has fixed the problem: delete that fix from fdkd_plugin/compat.py and
 its test.
 """
+import pickle
 import socket
 import subprocess
 import sys
@@ -62,20 +63,28 @@ def _runner_like_checkpoint(path: str) -> None:
 
 
 def test_checkpoint_fix_still_needed(tmp_path):
+    # MMEngine's own local loader, which the fix replaces in the scheme
+    from mmengine.runner.checkpoint import load_from_local
     path = str(tmp_path / 'ckpt.pth')
     _runner_like_checkpoint(path)
-    with pytest.raises(Exception, match='Weights only load failed'):
-        torch.load(path)  # what MMEngine 0.10.7 calls
+    with pytest.raises(Exception,
+                       match='Weights only load failed(.|\n)*HistoryBuffer'):
+        load_from_local(path, map_location='cpu')
 
 
 def test_checkpoint_fix_loads_runner_checkpoints(tmp_path):
     from mmengine.runner.checkpoint import CheckpointLoader
     path = str(tmp_path / 'ckpt.pth')
     _runner_like_checkpoint(path)
-    compat.register_full_checkpoint_loader()
+    assert compat.register_safe_checkpoint_loader() is \
+        compat.load_from_local_safe
     ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
     assert 'loss' in ckpt['message_hub']['log_scalars']
+    # still weights-only: anything else is refused (tests/test_safe_load.py)
+    torch.save({'f': print}, str(tmp_path / 'other.pth'))
+    with pytest.raises(pickle.UnpicklingError, match='builtins.print'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'other.pth'))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'missing.pth'))
 
@@ -193,4 +202,4 @@ def test_cpu_distributed_fix_works(single_process_group):
 
 def test_apply_all_is_applied_by_import():
     from mmengine.runner.checkpoint import CheckpointLoader
-    assert CheckpointLoader._schemes[''] is compat.load_from_local_full
+    assert CheckpointLoader._schemes[''] is compat.load_from_local_safe
