@@ -18,6 +18,8 @@ from torch import nn
 
 from fdkd_plugin.models.algorithms import CrossModalDistill
 from fdkd_plugin.registry import MODELS
+from fdkd_plugin.utils.checkpoint import (UNSAFE_LOAD_KEY, unsafe_load,
+                                          unsafe_load_enabled)
 from .features import network_modality
 
 __all__ = [
@@ -75,7 +77,9 @@ def load_networks(
     Args:
         config (str | Config): Config file or object.
         checkpoint (str, optional): Checkpoint to load (strictly). None
-            keeps the initial weights.
+            keeps the initial weights. Checkpoints (this one and a
+            ``teacher_ckpt``) are unpickled fully only if the config sets
+            ``unsafe_load=True`` (see :mod:`fdkd_plugin.utils.checkpoint`).
         cfg_options (dict, optional): Overrides merged into the config.
         device (str | torch.device): Where to put the model. Defaults to
             ``'cpu'``.
@@ -87,11 +91,14 @@ def load_networks(
     model_cfg = copy.deepcopy(cfg.model)
     if checkpoint is not None and 'teacher_ckpt' in model_cfg:
         model_cfg.teacher_ckpt = None
-    model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint {checkpoint} not found')
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    # checkpoints load restricted unless the config trusts them
+    with unsafe_load(cfg.get(UNSAFE_LOAD_KEY, unsafe_load_enabled())):
+        model = MODELS.build(model_cfg)
+        if checkpoint is not None:
+            if not osp.isfile(checkpoint):
+                raise FileNotFoundError(f'checkpoint {checkpoint} not found')
+            load_checkpoint(
+                model, checkpoint, map_location='cpu', strict=True)
     model.to(device).eval()
     if isinstance(model, CrossModalDistill):
         return [

@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 from fdkd_plugin import compat
+from fdkd_plugin.utils import checkpoint
 
 __all__ = [
     'add_common_args', 'train_parser', 'test_parser', 'merge_common_args',
@@ -39,6 +40,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers in the data loaders')
+    parser.add_argument(
+        checkpoint.UNSAFE_LOAD_FLAG,
+        action='store_true',
+        help='unpickle checkpoints fully (sets unsafe_load=True in the '
+        'config). By default only tensors, containers and the MMEngine '
+        'types its checkpoints hold are unpickled, so a crafted checkpoint '
+        'cannot run code; use this only for checkpoints you trust')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -92,7 +100,10 @@ def parse(parser: argparse.ArgumentParser,
 
 
 def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """work dir, launcher, data-loader flags and ``--cfg-options``."""
+    """work dir, launcher, data-loader flags, ``--cfg-options`` and
+    ``--unsafe-load``; the process's checkpoint trust is set from the
+    merged config's ``unsafe_load`` (see :mod:`fdkd_plugin.utils.checkpoint`).
+    """
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -119,6 +130,9 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'unsafe_load', False):
+        cfg[checkpoint.UNSAFE_LOAD_KEY] = True
+    checkpoint.honour_config(cfg)
     return cfg
 
 

@@ -16,6 +16,12 @@ too, as in DML or C2KD). A checkpoint of
 ``fdkd.BidirectionalCrossModalDistill`` holds one student per direction:
 ``--student a_from_v`` (or ``v_from_a``) picks one (its weights are
 ``directions.a_from_v.architecture.*``).
+
+The source is read with ``torch.load(weights_only=True)`` and the MMEngine
+types its checkpoints hold allow-listed
+(:func:`fdkd_plugin.utils.checkpoint.safe_load`): a checkpoint that needs
+anything else is refused, naming the global, unless ``--unsafe-load`` is
+given (only for a checkpoint you trust).
 """
 import argparse
 import os
@@ -24,6 +30,9 @@ from collections import OrderedDict
 from typing import List, Optional
 
 import torch
+
+from fdkd_plugin.utils.checkpoint import (UNSAFE_LOAD_FLAG,
+                                          UnsafePickleError, safe_load)
 
 PREFIXES = {'student': 'architecture.', 'teacher': 'teacher.'}
 
@@ -83,11 +92,17 @@ def main(argv: Optional[List[str]] = None) -> None:
         '--student',
         metavar='KEY',
         help='direction of a bidirectional checkpoint, e.g. a_from_v')
+    parser.add_argument(
+        UNSAFE_LOAD_FLAG,
+        action='store_true',
+        help='unpickle the source fully: only for a checkpoint you trust')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
+    try:
+        ckpt = safe_load(args.src, map_location='cpu', trust=args.unsafe_load)
+    except FileNotFoundError:
         parser.error(f'{args.src} does not exist')
-    # the run's own checkpoint (message-hub state inside): full unpickling
-    ckpt = torch.load(args.src, map_location='cpu', weights_only=False)
+    except UnsafePickleError as err:
+        parser.error(str(err))
     try:
         state = extract(ckpt, args.part, args.student)
     except KeyError as e:

@@ -9,7 +9,6 @@ Randomness (audio crop start, frame choice, crop box, flip) comes from
 import math
 import os
 import os.path as osp
-import pickle
 import wave
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from fdkd_plugin.utils.checkpoint import UnsafePickleError, load_numpy_pickle
 from ..checks import FRAME_EXTENSIONS, jpeg_is_truncated, read_wav_header
 
 __all__ = ['LoadAudio', 'LoadSpectrogram', 'LoadFrames']
@@ -275,10 +275,12 @@ class LoadSpectrogram(BaseTransform):
     """Load a precomputed spectrogram (pickle or ``.npy``) as ``(1, F, T)``.
 
     The file holds a 2-D array ``(F, T)`` (or ``(1, F, T)``); a ``.npy`` is
-    read with ``np.load(allow_pickle=False)``, anything else with
-    ``pickle.load``. With ``target_shape=(F', T')`` the map is resized
-    bilinearly (``torch.nn.functional.interpolate``, ``align_corners=False``,
-    the same sampling grid as ``cv2.resize`` with ``INTER_LINEAR``), e.g.
+    read with ``np.load(allow_pickle=False)``, anything else as a pickle
+    that may only rebuild numpy arrays
+    (:func:`fdkd_plugin.utils.checkpoint.load_numpy_pickle`). With
+    ``target_shape=(F', T')`` the map is resized bilinearly
+    (``torch.nn.functional.interpolate``, ``align_corners=False``, the same
+    sampling grid as ``cv2.resize`` with ``INTER_LINEAR``), e.g.
     AVE's 257 x 1004 to 257 x 1024.
 
     Added key: ``'audio'`` float32 ``(1, F, T)`` (or ``(1, F', T')``).
@@ -317,6 +319,8 @@ class LoadSpectrogram(BaseTransform):
         Raises:
             FileNotFoundError: ``path`` does not exist.
             OSError: The file cannot be unpickled / loaded.
+            UnsafePickleError: The pickle names a global other than numpy
+                array reconstruction (it is not called).
             ValueError: Its array is not ``(F, T)`` / ``(1, F, T)``, or holds
                 NaN / inf (naming the file and the shape).
         """
@@ -327,7 +331,9 @@ class LoadSpectrogram(BaseTransform):
                 spec = np.load(path, allow_pickle=False)
             else:
                 with open(path, 'rb') as f:
-                    spec = pickle.load(f)
+                    spec = load_numpy_pickle(f)
+        except UnsafePickleError:
+            raise  # names the file and the global already
         except Exception as err:  # noqa: BLE001  unpickling raises anything
             raise OSError(f'cannot read spectrogram file {path}: '
                           f'{type(err).__name__}: {err}') from err
