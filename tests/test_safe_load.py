@@ -154,6 +154,29 @@ def test_runner_like_checkpoint_loads_without_trust(tmp_path):
     np.testing.assert_array_equal(ckpt['meta']['arr'], [0, 1, 2])
 
 
+def test_fresh_process_loads_a_runner_checkpoint(tmp_path):
+    # HistoryBuffer registers its statistics methods only when its first
+    # instance is made: a fresh process that resumes has an empty table
+    # (this failed --resume in CI while every in-process test passed)
+    import subprocess
+    hub = HistoryBuffer()
+    hub.update(0.5)
+    path = str(tmp_path / 'runner_like.pth')
+    torch.save(dict(message_hub=dict(log_scalars={'loss': hub})), path)
+    code = (
+        'import sys\n'
+        'from mmengine.logging import HistoryBuffer\n'
+        'assert not HistoryBuffer._statistics_methods\n'
+        'from fdkd_plugin.utils.checkpoint import safe_load\n'
+        f'ckpt = safe_load({path!r})\n'
+        "h = ckpt['message_hub']['log_scalars']['loss']\n"
+        "print(h.current(), h.statistics('mean'))\n")
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ['0.5', '0.5']
+
+
 def test_allow_list_is_scoped_to_our_loads(tmp_path):
     # a user's own add_safe_globals survives our context; a plain
     # torch.load elsewhere keeps torch's default list

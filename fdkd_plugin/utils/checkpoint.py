@@ -128,6 +128,9 @@ def _trusted(trust: Optional[bool]) -> bool:
 
 
 # ---------------------------------------------------------------- checkpoints
+# the statistics HistoryBuffer.__init__ registers (mmengine 0.10.7)
+_BUILTIN_STATISTICS = ('min', 'max', 'current', 'mean')
+
 def _history_buffer_method(owner: Any, name: str) -> Any:
     """``builtins.getattr`` as a HistoryBuffer checkpoint uses it.
 
@@ -138,9 +141,14 @@ def _history_buffer_method(owner: Any, name: str) -> Any:
     given out.
     """
     from mmengine.logging import HistoryBuffer
+
+    # HistoryBuffer fills ``_statistics_methods`` with its four built-in
+    # statistics only when the first instance is made, so a fresh process
+    # (``--resume``) sees an empty table: name them here as well
+    statistics = set(_BUILTIN_STATISTICS) | set(
+        HistoryBuffer._statistics_methods)
     if owner is HistoryBuffer and isinstance(name, str) and \
-            name in HistoryBuffer._statistics_methods and \
-            name in vars(HistoryBuffer):
+            name in statistics and name in vars(HistoryBuffer):
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'getattr({owner!r}, {name!r}) is not allowed: only '
