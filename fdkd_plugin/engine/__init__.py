@@ -4,9 +4,10 @@ from .model_wrappers import CPUDistributedDataParallel
 from .checkpoint_io import AtomicLocalBackend  # registers the backend
 from .non_finite_loss_hook import NonFiniteLossHook
 from .data_model_check_hook import DataModelCheckHook  # noqa: F401
+from .teardown import clean_exit
 
 __all__ = [
     'CPUDistributedDataParallel', 'SelectedCheckpointHook',
     'CrossModalValLoop', 'CrossModalTestLoop', 'AtomicLocalBackend',
-    'NonFiniteLossHook'
+    'NonFiniteLossHook', 'clean_exit'
 ]
