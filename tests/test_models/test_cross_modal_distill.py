@@ -77,6 +77,50 @@ def test_teacher_frozen_student_and_heads_learn(tiny_avdigits, tmp_path):
         osp.join(str(tmp_path / 'fdkd'), 'selected.pth'))
 
 
+def _bn_running_means(module):
+    return {
+        name: m.running_mean.clone()
+        for name, m in module.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('trainable, norm_eval, moves', [
+    (True, None, True),  # default: a trainable teacher trains its BN
+    (False, None, False),  # a frozen teacher: eval mode as a whole
+    (True, True, False),  # a config's explicit choice wins
+])
+def test_teacher_bn_statistics_follow_teacher_trainable(
+        tiny_avdigits, tmp_path, trainable, norm_eval, moves):
+    """DML and C2KD train their teacher: its BN running statistics must
+    move with its weights (the official codes call teacher.train()).
+    MMRazor's teacher_norm_eval=True default froze them for every
+    teacher."""
+    model = dict(teacher_trainable=trainable)
+    if norm_eval is not None:
+        model['teacher_norm_eval'] = norm_eval
+    cfg = make_cfg(tiny_avdigits, tmp_path / 'bn', iters=2, **model)
+    runner = Runner.from_cfg(cfg)
+    teacher = runner.model.teacher
+    before = _bn_running_means(teacher)
+    assert len(before) >= 10
+    assert runner.model.teacher_norm_eval is (not moves)
+    runner.train()
+    after = _bn_running_means(teacher)
+    changed = [n for n in before if not torch.equal(before[n], after[n])]
+    if moves:
+        assert changed == list(before), set(before) - set(changed)
+    else:
+        assert changed == []
+    if not trainable:
+        # a frozen teacher is bit-identical to its checkpoint: every weight
+        # and buffer
+        saved = torch.load(cfg.model.teacher_ckpt)['state_dict']
+        for k, v in snapshot(teacher).items():
+            assert torch.equal(v, saved[k]), k
+
+
 @pytest.mark.slow
 def test_modalities_are_routed(tiny_avdigits, tmp_path):
     runner = Runner.from_cfg(make_cfg(tiny_avdigits, tmp_path / 'route'))

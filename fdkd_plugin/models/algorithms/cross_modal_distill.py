@@ -89,13 +89,19 @@ class CrossModalDistill(SingleTeacherDistill):
         teacher_ckpt (str, optional): Teacher checkpoint to load.
         teacher_trainable (bool): Train the teacher too (DML, C2KD); its
             task losses are then logged as ``teacher.*``. Defaults to False:
-            the teacher is frozen (no gradient) and its norm layers stay in
-            eval mode (``teacher_norm_eval=True``).
+            the teacher is frozen (no gradient) and in eval mode as a whole.
+        teacher_norm_eval (bool, optional): Keep the teacher's norm layers
+            in eval mode in training. Defaults to ``not teacher_trainable``:
+            a trainable teacher trains its BatchNorm statistics too, as the
+            official DML and C2KD codes do (``teacher.train()``); MMRazor's
+            own default (True for every teacher) froze the statistics of a
+            teacher whose weights change, and left a from-scratch teacher
+            with mean 0 / var 1, i.e. no normalization at all.
         cfg_prefix (str): Where this algorithm sits in the config, for error
             messages only: ``'model'``, or ``'model.directions.a_from_v'``
             inside ``fdkd.BidirectionalCrossModalDistill`` (which sets it).
         **kwargs: Other arguments of ``SingleTeacherDistill``
-            (``teacher_norm_eval``, ``calculate_student_loss``,
+            (``calculate_student_loss``,
             ``data_preprocessor``, ...).
     """
 
@@ -107,6 +113,7 @@ class CrossModalDistill(SingleTeacherDistill):
                  teacher_modality: str,
                  teacher_ckpt: Optional[str] = None,
                  teacher_trainable: bool = False,
+                 teacher_norm_eval: Optional[bool] = None,
                  teacher_cache: Optional[Dict] = None,
                  data_preprocessor: Optional[Dict] = None,
                  cfg_prefix: str = 'model',
@@ -130,6 +137,9 @@ class CrossModalDistill(SingleTeacherDistill):
             # loaded below, strictly (MMRazor's load is strict=False)
             teacher_ckpt=None,
             teacher_trainable=teacher_trainable,
+            teacher_norm_eval=(not teacher_trainable
+                               if teacher_norm_eval is None else
+                               teacher_norm_eval),
             data_preprocessor=data_preprocessor,
             **kwargs)
         self.student_modality = student_modality
