@@ -5,6 +5,7 @@ import inspect
 from typing import Dict, Iterator, List, Optional, Union
 
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.structures import BaseDataElement
 from mmrazor.models.algorithms import SingleTeacherDistill
@@ -12,6 +13,7 @@ from mmrazor.models.distillers import OFDDistiller
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
+from .controls import check_control, drop_teacher_terms
 from .model_checks import (check_labels, check_teacher_ckpt_exists,
                            load_teacher_checkpoint, num_classes_of)
 from .teacher_cache import TeacherCache
@@ -97,6 +99,13 @@ class CrossModalDistill(SingleTeacherDistill):
             own default (True for every teacher) froze the statistics of a
             teacher whose weights change, and left a from-scratch teacher
             with mean 0 / var 1, i.e. no normalization at all.
+        control (str, optional): Run a control instead of the method
+            (:mod:`fdkd_plugin.models.algorithms.controls`):
+            ``'untrained_teacher'`` (``teacher_ckpt`` is not loaded: the
+            teacher keeps its random initialization) or
+            ``'no_teacher_terms'`` (every loss term that reads the teacher
+            is dropped). The results collector shows each as its own row
+            under the method. Defaults to None.
         cfg_prefix (str): Where this algorithm sits in the config, for error
             messages only: ``'model'``, or ``'model.directions.a_from_v'``
             inside ``fdkd.BidirectionalCrossModalDistill`` (which sets it).
@@ -116,6 +125,7 @@ class CrossModalDistill(SingleTeacherDistill):
                  teacher_norm_eval: Optional[bool] = None,
                  teacher_cache: Optional[Dict] = None,
                  data_preprocessor: Optional[Dict] = None,
+                 control: Optional[str] = None,
                  cfg_prefix: str = 'model',
                  **kwargs) -> None:
         self.cfg_prefix = cfg_prefix
@@ -124,6 +134,14 @@ class CrossModalDistill(SingleTeacherDistill):
             if not isinstance(value, str) or not value:
                 raise ValueError(f'{self._key(name)}={value!r} must be a '
                                  'non-empty str')
+        self.control = check_control(control, self._key('control'))
+        if self.control == 'untrained_teacher' and teacher_ckpt:
+            print_log(
+                f'control untrained_teacher: {self._key("teacher_ckpt")}='
+                f'{teacher_ckpt} is not loaded; the teacher keeps its '
+                'random initialization',
+                logger='current')
+            teacher_ckpt = None
         if teacher_ckpt:
             # before anything is built: a fresh clone's first mistake
             check_teacher_ckpt_exists(teacher_ckpt, self._key('teacher_ckpt'))
@@ -157,6 +175,8 @@ class CrossModalDistill(SingleTeacherDistill):
             load_teacher_checkpoint(self.teacher, teacher_ckpt,
                                     self._key('teacher_ckpt'),
                                     self._key('teacher'))
+        if self.control == 'no_teacher_terms':
+            drop_teacher_terms(self.distiller)
         self._distiller_takes_labels = 'gt_label' in inspect.signature(
             self.distiller.compute_distill_losses).parameters
         self.teacher_cache = self._build_teacher_cache(teacher_cache)

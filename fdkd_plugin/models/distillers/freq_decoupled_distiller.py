@@ -41,19 +41,25 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
     Their sum with the student's task loss is Eq. 11. Every row of the
     paper's Table 3 and Table 4 is a switch:
 
-    ======== =============================================================
-    switch   effect when False
-    ======== =============================================================
-    freq     no split: one feature loss on the raw feature ("Feat"
-             baseline); the shared head acts on the raw feature, and no
-             extra task head is added (the raw feature's task loss is the
-             student's own head); use_low / use_high must stay True
-    align    no shared classifiers (L_align = 0)
-    scale    no standardization (Eq. 4/5 instead of Eq. 8/9)
-    log      MSE instead of LogMSE on the high band
-    use_low  no L_low (Table 4, "High" row)
-    use_high no L_high (Table 4, "Low" row)
-    ======== =============================================================
+    ============= =============================================================
+    switch        effect when False
+    ============= =============================================================
+    freq          no split: one feature loss on the raw feature ("Feat"
+                  baseline); the shared head acts on the raw feature, and no
+                  extra task head is added (the raw feature's task loss is the
+                  student's own head); use_low / use_high must stay True
+    align         no shared classifiers (L_align = 0)
+    scale         no standardization (Eq. 4/5 instead of Eq. 8/9)
+    log           MSE instead of LogMSE on the high band
+    use_low       no L_low (Table 4, "High" row)
+    use_high      no L_high (Table 4, "Low" row)
+    teacher_terms no term that reads the teacher: no L_low / L_high, and
+                  L_align on the student's side only; L_task on the bands
+                  stays.
+                  The "heads only" control: what FDKD gains without any
+                  knowledge from the teacher (``model.control=
+                  'no_teacher_terms'`` of ``fdkd.CrossModalDistill`` sets it)
+    ============= =============================================================
 
     Args:
         num_classes (int): Classes of the shared and task classifiers.
@@ -96,6 +102,8 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         freq, align, scale, log, use_low, use_high (bool): The ablation
             switches above. All True = the full method.
         task_heads (bool): Add the student's low/high task classifiers.
+        teacher_terms (bool): Compute the terms that read the teacher
+            (see the table). Defaults to True.
         lambda_low (float): :math:`\lambda_1`. Defaults to 1.
         lambda_high (float): :math:`\lambda_2`. Defaults to 1.
         align_weight (float): Weight of each L_align term. Defaults to 1.
@@ -128,6 +136,7 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                  use_low: bool = True,
                  use_high: bool = True,
                  task_heads: bool = True,
+                 teacher_terms: bool = True,
                  lambda_low: float = 1.0,
                  lambda_high: float = 1.0,
                  align_weight: float = 1.0,
@@ -179,6 +188,7 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         self.cutoff = cutoff
         self.keep_dc = keep_dc
         self.freq = freq
+        self.teacher_terms = bool(teacher_terms)
         self.align_weight = align_weight
         self.task_weight = task_weight
 
@@ -312,6 +322,12 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         """Eq. 10 for one band: the shared head's CE on each side."""
         head = self.align_heads[band]
         n = student.shape[0]
+        if not self.teacher_terms:  # the student's side only
+            logits_s = head(student, side='student')
+            return {
+                f'loss_align_{band}_student':
+                self.align_weight * F.cross_entropy(logits_s, gt_label)
+            }
         if len(head.projections):  # per-side projections: two passes
             logits_s = head(student, side='student')
             logits_t = head(teacher, side='teacher')
@@ -353,8 +369,9 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
 
         student_bands, teacher_bands = self._split(student, teacher)
         for band, loss in self.feature_losses.items():
-            losses[f'loss_{band}'] = loss(student_bands[band],
-                                          teacher_bands[band])
+            if self.teacher_terms:
+                losses[f'loss_{band}'] = loss(student_bands[band],
+                                              teacher_bands[band])
 
         if len(self.align_heads) or len(self.task_heads):
             if gt_label is None:
