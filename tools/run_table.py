@@ -63,6 +63,10 @@ about 1.2 min for the visual Uni, 2.7-5 min for the audio Uni and about
 (CREMA-D, AVE, VGGSound) need a GPU."""
 
 
+# FDKD's two controls, in every table: does its gain need the teacher?
+DEFAULT_CONTROLS = ['fdkd:untrained_teacher', 'fdkd:no_teacher_terms']
+
+
 @dataclass
 class PlannedRun:
     """One train-and-test run of the sweep."""
@@ -126,9 +130,25 @@ def plan(dataset: str,
          methods: Sequence[str],
          work_dir: str,
          data_root: str,
-         epochs: Optional[int] = None) -> List[PlannedRun]:
+         epochs: Optional[int] = None,
+         controls: Sequence[str] = ()) -> List[PlannedRun]:
     """The runs, in order: per seed the teachers, then each direction's
-    students."""
+    students, each method followed by its controls.
+
+    ``controls`` are ``'METHOD:CONTROL'`` (e.g. ``'fdkd:untrained_teacher'``):
+    the method's config with ``model.control=CONTROL``, in
+    ``{method}_{control}_{direction}``; the collector shows it as the row
+    ``{method}+{control}``.
+    """
+    by_method: Dict[str, List[str]] = {}
+    for item in controls:
+        method, _, control = item.partition(':')
+        if method not in methods or control not in collector.CONTROLS:
+            raise ValueError(
+                f'control {item!r} must be METHOD:CONTROL with METHOD one of '
+                f'{list(methods)} and CONTROL one of '
+                f'{sorted(collector.CONTROLS)}')
+        by_method.setdefault(method, []).append(control)
     common = data_options(data_root, epochs)
     runs = []
     for seed in seeds:
@@ -147,19 +167,25 @@ def plan(dataset: str,
                 # DML's configs start both networks from scratch
                 uses_teacher = teacher_from_checkpoint(config)
                 ckpt = osp.join(teachers[teacher], 'selected.pth')
-                runs.append(
-                    PlannedRun(
-                        seed,
-                        method,
-                        student,
-                        teacher,
-                        config,
-                        osp.join(work_dir, f'seed{seed}',
-                                 f'{method}_{direction}'),
-                        opts + ([f'model.teacher_ckpt={ckpt}']
-                                if uses_teacher else []),
-                        teacher_dir=teachers[teacher]
-                        if uses_teacher else None))
+                for control in [None] + by_method.get(method, []):
+                    name = method if control is None else \
+                        f'{method}_{control}'
+                    runs.append(
+                        PlannedRun(
+                            seed,
+                            method if control is None else
+                            f'{method}+{control}',
+                            student,
+                            teacher,
+                            config,
+                            osp.join(work_dir, f'seed{seed}',
+                                     f'{name}_{direction}'),
+                            opts + ([f'model.teacher_ckpt={ckpt}']
+                                    if uses_teacher else []) +
+                            ([f'model.control={control}'] if control else
+                             []),
+                            teacher_dir=teachers[teacher]
+                            if uses_teacher else None))
     return runs
 
 
@@ -281,6 +307,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         choices=METHODS,
         help='default: every method with configs for the data set')
     p.add_argument(
+        '--controls',
+        nargs='*',
+        default=DEFAULT_CONTROLS,
+        metavar='METHOD:CONTROL',
+        help='control runs next to their method (model.control), '
+        f'default: {" ".join(DEFAULT_CONTROLS)}; give none (--controls) '
+        'to run the methods only')
+    p.add_argument(
         '--data-root', help="default: the teacher configs' data_root")
     p.add_argument('--work-dir', help='default: work_dirs/table_{dataset}')
     p.add_argument('--epochs', type=int, help='override max_epochs')
@@ -321,17 +355,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         if skipped:
             print(f'no configs for {args.dataset} yet, not run: '
                   f'{", ".join(skipped)}')
-    runs = plan(args.dataset, args.seeds, methods, work_dir, data_root,
-                args.epochs)
+    controls = [c for c in args.controls
+                if c.partition(':')[0] in methods]
+    try:
+        runs = plan(args.dataset, args.seeds, methods, work_dir, data_root,
+                    args.epochs, controls)
+    except ValueError as err:
+        sys.exit(f'--controls: {err}')
     done = sum(r.is_done() for r in runs)
     print(f'{len(runs)} runs ({done} done, {len(runs) - done} to train) '
           f'under {work_dir}; methods: {", ".join(methods)}')
     if args.dry_run:
         for r in runs:
             state = 'done' if r.is_done() else 'todo'
-            ckpt = [o for o in r.cfg_options if o.startswith('model.teach')]
+            model = [o for o in r.cfg_options if o.startswith('model.')]
             print(f'  {state}  {r.name}: {r.config} -> {r.work_dir}' +
-                  (f' ({ckpt[0]})' if ckpt else ''))
+                  (f' ({", ".join(model)})' if model else ''))
         return 0
     if not osp.isdir(osp.join(REPO_ROOT, data_root)):
         how = 'build it with `make data`' if args.dataset == 'avdigits' \

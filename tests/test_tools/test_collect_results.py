@@ -440,3 +440,44 @@ def test_real_configs_method_and_variants(tmp_path):
         got['fdkd_random_teacher_audio_from_visual'].variant_note
     assert got['fdkd_audio_from_visual'].selection == \
         'best accuracy/top1 on the validation split (val.csv)'
+
+
+def test_controls_are_rows_next_to_their_method_and_not_ranked(tmp_path):
+    """run_table's control runs (the method's config + model.control) get
+    their own rows in a Controls group, with the same mean ± std, and are
+    never marked best even when they score highest."""
+    configs = osp.join(REPO_ROOT, 'configs')
+    work = tmp_path / 'table'
+    fdkd = 'fdkd/avdigits_audio_from_visual.py'
+    ckpt = 'model.teacher_ckpt=t/selected.pth'
+    values = {
+        'fdkd': ([ckpt], [90.0, 92.0]),
+        'fdkd_untrained_teacher': ([ckpt, 'model.control=untrained_teacher'],
+                                   [95.0, 97.0]),
+        'fdkd_no_teacher_terms': ([ckpt, 'model.control=no_teacher_terms'],
+                                  [89.0, 89.0]),
+    }
+    for name, (opts, per_seed) in values.items():
+        for seed, value in enumerate(per_seed):
+            make_run(str(work / f'seed{seed}' / f'{name}_audio_from_visual'),
+                     fdkd, seed, value, opts, configs)
+    runs = collect.collect([str(work)])
+    assert sorted({(osp.basename(r.path), r.method, r.row) for r in runs}) \
+        == [('fdkd_audio_from_visual', 'fdkd', 'fdkd'),
+            ('fdkd_no_teacher_terms_audio_from_visual', 'fdkd',
+             'fdkd+no_teacher_terms'),
+            ('fdkd_untrained_teacher_audio_from_visual', 'fdkd',
+             'fdkd+untrained_teacher')]
+    table = collect.build_table(runs)
+    assert [(c, k) for c, k, _ in table.rows] == [
+        ('Cross-Modal', 'fdkd'), ('Controls', 'fdkd+untrained_teacher'),
+        ('Controls', 'fdkd+no_teacher_terms')]
+    markdown = collect.to_markdown(table)
+    rows = {r[1]: r[2] for r in table_rows(markdown)[1:]}
+    assert rows == {
+        'Ours (FDKD)': '**91.00 ± 1.41**',
+        'Ours (FDKD), untrained teacher': '96.00 ± 1.41',
+        'Ours (FDKD), no teacher terms': '89.00 ± 0.00',
+    }
+    assert 'A gain over Uni that a control keeps does not come from the ' \
+        'teacher' in markdown

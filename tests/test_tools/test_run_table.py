@@ -199,9 +199,10 @@ def test_main_sweeps_then_collects(tmp_path, monkeypatch, capsys):
         str(data), '--out', md, '--out-csv', table_csv
     ]
     assert run_table.main(argv) == 0
-    assert len(fake.trained) == 12
+    # per seed 2 teachers, 2 x (logit, fdkd and FDKD's 2 default controls)
+    assert len(fake.trained) == 20
     out = capsys.readouterr().out
-    assert out.startswith('12 runs (0 done, 12 to train) under ')
+    assert out.startswith('20 runs (0 done, 20 to train) under ')
     with open(md) as f:
         text = f.read()
     assert text in out
@@ -213,9 +214,42 @@ def test_main_sweeps_then_collects(tmp_path, monkeypatch, capsys):
         ['Uni-Modal', 'Uni (w/o KD)', '70.64 ± 0.71', '70.65 ± 0.71'],
         ['Logits', 'Logit', '<u>70.73 ± 0.71</u>', '<u>70.73 ± 0.71</u>'],
         ['Cross-Modal', 'Ours (FDKD)', '**80.72 ± 0.71**', '**80.72 ± 0.71**'],
+        ['Controls', 'Ours (FDKD), untrained teacher', '80.90 ± 0.71',
+         '80.90 ± 0.71'],
+        ['', 'Ours (FDKD), no teacher terms', '80.89 ± 0.71', '80.89 ± 0.71'],
     ]
     assert 'best accuracy/top1 on the validation split (val.csv)' in text
     # resumed: nothing trained again
     assert run_table.main(argv) == 0
-    assert len(fake.trained) == 12
+    assert len(fake.trained) == 20
+    assert '20 runs (20 done, 0 to train)' in capsys.readouterr().out
+    # --controls with nothing after it: the methods only
+    assert run_table.main(argv + ['--controls']) == 0
     assert '12 runs (12 done, 0 to train)' in capsys.readouterr().out
+
+
+def test_plan_puts_each_control_after_its_method():
+    runs = run_table.plan(
+        'avdigits', [0], ['logit', 'fdkd'], 'wd', 'data/x',
+        controls=run_table.DEFAULT_CONTROLS)
+    assert [(r.method, r.work_dir) for r in runs[2:6]] == [
+        ('logit', 'wd/seed0/logit_audio_from_visual'),
+        ('fdkd', 'wd/seed0/fdkd_audio_from_visual'),
+        ('fdkd+untrained_teacher',
+         'wd/seed0/fdkd_untrained_teacher_audio_from_visual'),
+        ('fdkd+no_teacher_terms',
+         'wd/seed0/fdkd_no_teacher_terms_audio_from_visual'),
+    ]
+    assert len(runs) == 2 + 2 * 4
+    fdkd, control = runs[3], runs[4]
+    # the method's config and options plus the one key
+    assert control.config == fdkd.config
+    assert control.cfg_options == fdkd.cfg_options + [
+        'model.control=untrained_teacher']
+    assert control.teacher_dir == fdkd.teacher_dir
+    with pytest.raises(ValueError, match="control 'fdkd:random' must be"):
+        run_table.plan('avdigits', [0], ['fdkd'], 'wd', 'data/x',
+                       controls=['fdkd:random'])
+    with pytest.raises(ValueError, match="control 'dkd:untrained_teacher'"):
+        run_table.plan('avdigits', [0], ['fdkd'], 'wd', 'data/x',
+                       controls=['dkd:untrained_teacher'])

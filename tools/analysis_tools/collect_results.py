@@ -50,6 +50,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)  # run as a script from anywhere
+from fdkd_plugin.models.algorithms.controls import CONTROLS  # noqa: E402
 
 # name: (title, modalities in column order)
 DATASETS = {
@@ -92,6 +94,9 @@ METHOD_LABELS = {key: label for _, rows in GROUPS for key, label in rows}
 UNRANKED = {'uni'}  # the paper marks best/second among the KD methods only
 OTHER_GROUP = 'Other'  # repository configs of methods not in Table 1
 VARIANT_GROUP = 'Variants'
+# model.control runs (fdkd_plugin/models/algorithms/controls.py): row
+# '{method}+{control}', shown next to the methods, never ranked
+CONTROL_GROUP = 'Controls'
 DEFAULT_METRICS = ['accuracy/top1', 'mIoU']
 METRIC_TITLES = {
     'accuracy/top1': 'test top-1 accuracy (%)',
@@ -167,10 +172,15 @@ def _plain(obj: Any) -> Any:
 
 def model_signature(model: Any) -> Any:
     """``model`` as plain data, ``teacher_ckpt`` reduced to set / not set
-    (its path differs per run, whether there is one does not)."""
+    (its path differs per run, whether there is one does not), without
+    ``control`` (a control of a method is that method's config plus the
+    one key)."""
     sig = _plain(model)
-    if isinstance(sig, dict) and 'teacher_ckpt' in sig:
-        sig['teacher_ckpt'] = '<checkpoint>' if sig['teacher_ckpt'] else None
+    if isinstance(sig, dict):
+        sig.pop('control', None)
+        if 'teacher_ckpt' in sig:
+            sig['teacher_ckpt'] = '<checkpoint>' if sig['teacher_ckpt'] \
+                else None
     return sig
 
 
@@ -419,6 +429,9 @@ def read_runs(run_dir: str,
                                 f'{", ".join(parts)} in one run')
         else:
             _identify_method(run, cfg, index)
+            control = model.get('control')
+            if control and run.method:
+                run.row = f'{run.method}+{control}'
         _read_metrics(run, cfg, metrics)
         runs.append(run)
     return runs
@@ -464,6 +477,20 @@ def _identify_method(run: Run, cfg: Optional[Config],
     run.row = name if name not in METHOD_LABELS else f'{name} (modified)'
     run.variant_note = f'{label} with {shown}' + (f' and {more} more keys'
                                                   if more > 0 else '')
+
+
+def control_label(row: str) -> str:
+    """'fdkd+untrained_teacher' -> 'Ours (FDKD), untrained teacher'."""
+    method, control = row.split('+', 1)
+    return (f'{METHOD_LABELS.get(method, method)}, '
+            f'{CONTROLS.get(control, control)}')
+
+
+def _control_order(row: str) -> Tuple[int, int]:
+    method, control = row.split('+', 1)
+    order = list(CONTROLS)
+    return (_method_order(method),
+            order.index(control) if control in order else len(order))
 
 
 def _short(value: Any) -> str:
@@ -559,12 +586,16 @@ def build_table(runs: Sequence[Run], digits: int = 2) -> Table:
         rows += [(category, k, label) for k, label in members if k in present]
     known = {k for _, members in GROUPS for k, _ in members}
     variants = {r.row for r in kept if r.method is None}
-    others = sorted(present - known - variants)
+    controls = {r.row for r in kept if r.method and '+' in r.row}
+    rows += [(CONTROL_GROUP, k, control_label(k))
+             for k in sorted(controls, key=_control_order)]
+    others = sorted(present - known - variants - controls)
     rows += [(OTHER_GROUP, k, k) for k in others]
     rows += [(VARIANT_GROUP, k, k) for k in sorted(variants)]
 
     ranked = [
-        k for cat, k, _ in rows if cat != VARIANT_GROUP and k not in UNRANKED
+        k for cat, k, _ in rows
+        if cat not in (VARIANT_GROUP, CONTROL_GROUP) and k not in UNRANKED
     ]
     for col in columns:
         scores = {
@@ -639,7 +670,14 @@ def _footer(table: Table, runs: Sequence[Run], present: set) -> List[str]:
         notes.append('WARNING: these runs selected their checkpoint on the '
                      'test split: ' + ', '.join(f'`{p}`' for p in on_test))
     notes.append('Best in **bold**, second <u>underlined</u>, among the '
-                 'distillation methods (Uni and variants not ranked).')
+                 'distillation methods (Uni, controls and variants not '
+                 'ranked).')
+    if any(c == CONTROL_GROUP for c, _, _ in table.rows):
+        notes.append('Controls (`model.control`): "untrained teacher" keeps '
+                     'the teacher at its random initialization; "no teacher '
+                     'terms" drops every loss term that reads the teacher. '
+                     'A gain over Uni that a control keeps does not come '
+                     'from the teacher.')
     # variants, each described once
     described = {}
     for r in runs:
