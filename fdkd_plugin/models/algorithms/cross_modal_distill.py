@@ -2,7 +2,7 @@
 modalities of the same sample."""
 import contextlib
 import inspect
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterator, List, Optional, Union
 
 import torch
 from mmengine.logging import print_log
@@ -113,6 +113,11 @@ class CrossModalDistill(SingleTeacherDistill):
             (``calculate_student_loss``,
             ``data_preprocessor``, ...).
     """
+
+    #: set by ``fdkd.LossGradientHook``: called with the loss dict at the
+    #: end of each training forward (measures per-term gradients on the
+    #: student's feature while the graph exists)
+    gradient_probe: Optional[Callable[[dict, object], None]] = None
 
     def __init__(self,
                  architecture: Union[BaseModel, Dict],
@@ -316,6 +321,8 @@ class CrossModalDistill(SingleTeacherDistill):
             else:
                 distill_losses = self.distiller.compute_distill_losses()
             losses.update(add_prefix(distill_losses, 'distill'))
+        if self.gradient_probe is not None:
+            self.gradient_probe(losses, self.distiller)
         return losses
 
     def _frozen_teacher_forward(
