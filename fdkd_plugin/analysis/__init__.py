@@ -6,7 +6,7 @@ statistics, Fig. 2; t-SNE, Fig. 6). The command-line tools live in
 Importable on its own (``import fdkd_plugin.analysis``); it is not imported
 by ``import fdkd_plugin``.
 """
-from .cka import band_cka, linear_cka
+from .cka import band_cka, band_cosine, linear_cka, paired_cosine
 from .features import (BANDS, FDKD_FEATURE, FeatureExtractor, FeatureSource,
                        extract_features, extract_paired_features,
                        network_modality, split_bands)
@@ -14,7 +14,7 @@ from .loading import (Network, build_paired_loader, load_config, load_networks,
                       packed_modalities)
 
 __all__ = [
-    'linear_cka', 'band_cka', 'BANDS', 'FDKD_FEATURE', 'FeatureSource',
+    'linear_cka', 'band_cka', 'paired_cosine', 'band_cosine', 'BANDS', 'FDKD_FEATURE', 'FeatureSource',
     'FeatureExtractor', 'extract_features', 'extract_paired_features',
     'network_modality', 'split_bands', 'Network', 'load_config',
     'load_networks', 'packed_modalities', 'build_paired_loader'

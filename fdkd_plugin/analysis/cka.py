@@ -6,7 +6,11 @@ networks (or two layers, or two frequency bands):
 - :func:`linear_cka` is the score of Appendix B,
 - :func:`band_cka` scores the raw feature and its low and high frequency
   bands (:func:`fdkd_plugin.frequency.frequency_split`), the measurement of
-  the paper's Fig. 1.
+  the paper's Fig. 1;
+- :func:`paired_cosine` / :func:`band_cosine`: the mean per-sample cosine of
+  two features of one width, the metric of the public FDKD notebook, which
+  (unlike CKA) compares sample ``i`` of one side with sample ``i`` of the
+  other only.
 """
 from typing import Dict
 
@@ -15,7 +19,7 @@ from torch import Tensor
 
 from .features import split_bands
 
-__all__ = ['linear_cka', 'band_cka']
+__all__ = ['linear_cka', 'band_cka', 'paired_cosine', 'band_cosine']
 
 
 def _check_pair(x: Tensor, y: Tensor) -> None:
@@ -115,3 +119,31 @@ def band_cka(x: Tensor,
     bx = split_bands(x, cutoff=cutoff, keep_dc=keep_dc)
     by = split_bands(y, cutoff=cutoff, keep_dc=keep_dc)
     return {band: float(linear_cka(bx[band], by[band])) for band in bx}
+
+
+def paired_cosine(x: Tensor, y: Tensor) -> Tensor:
+    """Mean over samples of ``cos(x_i, y_i)`` (float64); a zero row counts
+    as cosine 0. Both sides need the same width ``D``."""
+    _check_pair(x, y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f'a per-sample cosine needs one width: x has '
+                         f'D={x.shape[1]}, y has D={y.shape[1]} (linear CKA '
+                         'compares different widths)')
+    x, y = x.double(), y.double()
+    norms = x.norm(dim=1) * y.norm(dim=1)
+    dots = (x * y).sum(dim=1)
+    cos = torch.where(norms > 0, dots / norms.clamp_min(1e-300),
+                      torch.zeros_like(dots))
+    return cos.mean()
+
+
+def band_cosine(x: Tensor,
+                y: Tensor,
+                cutoff: float = 0.5,
+                keep_dc: bool = False) -> Dict[str, float]:
+    """:func:`paired_cosine` of the raw features and of each band, split as
+    in :func:`band_cka`."""
+    _check_pair(x, y)
+    bx = split_bands(x, cutoff=cutoff, keep_dc=keep_dc)
+    by = split_bands(y, cutoff=cutoff, keep_dc=keep_dc)
+    return {band: float(paired_cosine(bx[band], by[band])) for band in bx}

@@ -121,3 +121,26 @@ def test_split_bands_reconstructs_and_keep_dc():
                                torch.zeros(len(x), dtype=x.dtype))
     kept = split_bands(x, keep_dc=True)
     torch.testing.assert_close(kept['low'] + kept['high'], x)
+
+
+def test_paired_cosine_compares_sample_i_with_sample_i():
+    from fdkd_plugin.analysis import band_cosine, paired_cosine
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 16, generator=gen)
+    assert paired_cosine(x, x).item() == pytest.approx(1.0)
+    assert paired_cosine(x, -3 * x).item() == pytest.approx(-1.0)
+    # unlike CKA, a rotation of one side breaks the per-sample match
+    q, _ = torch.linalg.qr(torch.randn(16, 16, generator=gen))
+    assert abs(paired_cosine(x, x @ q).item()) < 0.3
+    assert linear_cka(x, x @ q).item() == pytest.approx(1.0)
+    # a zero row counts as 0
+    y = x.clone()
+    y[0] = 0
+    expect = (torch.nn.functional.cosine_similarity(x[1:], y[1:]).sum() /
+              50).item()
+    assert paired_cosine(x, y).item() == pytest.approx(expect)
+    with pytest.raises(ValueError, match='needs one width: x has D=16, y '
+                       'has D=8'):
+        paired_cosine(x, x[:, :8])
+    scores = band_cosine(x, 2 * x)
+    assert scores == pytest.approx(dict(raw=1.0, low=1.0, high=1.0))

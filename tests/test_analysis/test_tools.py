@@ -112,6 +112,21 @@ def test_feature_cka(tiny_avdigits, ckpts, tmp_path):
     scores = res['layers']['inputs:backbone.layer4.1.relu#1']['cka']
     assert scores == pytest.approx(dict(raw=1, low=1, high=1), abs=1e-9)
 
+    # the per-sample cosine (the public FDKD notebook's metric), DC kept
+    res = cka.main([
+        UNI_AUDIO, ckpts['audio'], UNI_VISUAL, ckpts['visual'], '--out-dir',
+        out, '--name', 'cos', '--metric', 'cosine', '--keep-dc',
+        '--permutations', '2', '--no-progress', '--cfg-options',
+        *options(tiny_avdigits)
+    ])
+    outputs(out, 'cos', 'png', 'json')
+    layer = res['layers']['inputs:backbone.layer4.1.relu#1']
+    assert res['metric'] == 'cosine' and res['keep_dc'] is True
+    assert 'cka' not in layer and set(layer['cosine']) == {'raw', 'low',
+                                                           'high'}
+    assert all(-1 <= v <= 1 for v in layer['cosine'].values())
+
+
 
 def test_pair_arguments_are_checked(capsys):
     with pytest.raises(SystemExit):

@@ -19,6 +19,12 @@ or the teacher and student of a distillation checkpoint::
     python tools/analysis_tools/feature_cka.py \\
         configs/fdkd/avdigits_audio_from_visual.py FDKD.pth
 
+``--metric cosine`` scores the mean per-sample cosine instead (the metric
+of the public FDKD notebook; both features need one width), and
+``--keep-dc`` keeps each feature's mean in the low band: together they show
+whether "the low band is the most aligned" depends on the DC bin or on the
+metric.
+
 Writes ``OUT/NAME.png`` (bars per band, one group per ``--layer``) and
 ``OUT/NAME.json``.
 """
@@ -33,9 +39,11 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import _common  # noqa: E402
 
-from fdkd_plugin.analysis import BANDS, band_cka  # noqa: E402
+from fdkd_plugin.analysis import BANDS, band_cka, band_cosine  # noqa: E402
 
 COLORS = {'raw': '#7f7f7f', 'low': '#1f77b4', 'high': '#d62728'}
+METRICS = {'cka': band_cka, 'cosine': band_cosine}
+LABELS = {'cka': 'linear CKA', 'cosine': 'mean per-sample cosine'}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -51,33 +59,44 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='shuffles of one side for the chance level (0: none; '
         'default: %(default)s)')
     parser.add_argument('--seed', type=int, default=0, help='shuffle seed')
+    parser.add_argument(
+        '--metric',
+        choices=sorted(METRICS),
+        default='cka',
+        help='cka (Appendix B) or cosine (mean per-sample cosine of paired '
+        'features of one width); default: %(default)s')
     _common.add_output_args(parser, 'feature_cka')
     args = parser.parse_args(argv)
     args.parser = parser
     return args
 
 
-def chance_cka(x: torch.Tensor, y: torch.Tensor, permutations: int, seed: int,
-               cutoff: float, keep_dc: bool) -> Dict[str, float]:
-    """Mean band CKA of ``x`` against ``y`` with its rows shuffled."""
+def chance_cka(x: torch.Tensor,
+               y: torch.Tensor,
+               permutations: int,
+               seed: int,
+               cutoff: float,
+               keep_dc: bool,
+               metric: str = 'cka') -> Dict[str, float]:
+    """Mean band score of ``x`` against ``y`` with its rows shuffled."""
     if permutations <= 0:
         return {}
     gen = torch.Generator().manual_seed(seed)
     scores = [
-        band_cka(x, y[torch.randperm(len(y), generator=gen)], cutoff, keep_dc)
-        for _ in range(permutations)
+        METRICS[metric](x, y[torch.randperm(len(y), generator=gen)], cutoff,
+                        keep_dc) for _ in range(permutations)
     ]
     return {b: float(np.mean([s[b] for s in scores])) for b in BANDS}
 
 
-def plot(result: dict, title: str):
+def plot(result: dict, title: str, metric: str = 'cka'):
     plt = _common.plt
     layers = list(result['layers'])
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(layers) + 2), 3.4))
     width = 0.26
     x = np.arange(len(layers))
     for i, band in enumerate(BANDS):
-        vals = [result['layers'][lay]['cka'][band] for lay in layers]
+        vals = [result['layers'][lay][metric][band] for lay in layers]
         pos = x + (i - 1) * width
         bars = ax.bar(pos, vals, width, color=COLORS[band], label=band)
         ax.bar_label(bars, fmt='%.3f', fontsize=7, padding=1)
@@ -95,9 +114,10 @@ def plot(result: dict, title: str):
                 label='chance (shuffled)' if i == 0 else None)
     ax.set_xticks(x)
     ax.set_xticklabels(layers if len(layers) > 1 else ['feature'], fontsize=7)
-    ax.set_ylabel('linear CKA')
-    top = max(result['layers'][lay]['cka'][b] for lay in layers for b in BANDS)
-    ax.set_ylim(0, min(1.05, max(0.1, top * 1.25)))
+    ax.set_ylabel(LABELS[metric])
+    every = [result['layers'][lay][metric][b] for lay in layers for b in BANDS]
+    top, bottom = max(every), min(every)
+    ax.set_ylim(min(0, bottom * 1.25), min(1.05, max(0.1, top * 1.25)))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, ncol=4, loc='upper left')
     return fig
@@ -114,25 +134,32 @@ def main(argv: Optional[List[str]] = None) -> dict:
         split=args.split,
         cutoff=args.cutoff,
         keep_dc=args.keep_dc,
+        metric=args.metric,
         permutations=args.permutations,
         layers={})
     for layer in args.layer:
         x, y = feats[a.name][layer], feats[b.name][layer]
-        scores = band_cka(x, y, args.cutoff, args.keep_dc)
+        try:
+            scores = METRICS[args.metric](x, y, args.cutoff, args.keep_dc)
+        except ValueError as err:
+            args.parser.error(f'--layer {layer}: {err}')
         order = ' > '.join(sorted(BANDS, key=lambda k: -scores[k]))
         result['layers'][layer] = dict(
             num_samples=int(x.shape[0]),
             dims=[int(x.shape[1]), int(y.shape[1])],
-            cka=scores,
+            **{args.metric: scores},
             chance=chance_cka(x, y, args.permutations, args.seed, args.cutoff,
-                              args.keep_dc),
+                              args.keep_dc, args.metric),
             order=order)
-        print(f'{layer}: CKA ' + ', '.join(f'{k} {v:.4f}'
+        print(f'{layer}: {args.metric} ' + ', '.join(f'{k} {v:.4f}'
                                            for k, v in scores.items()) +
               f' ({order})')
     n = next(iter(result['layers'].values()))['num_samples']
-    title = f'CKA {a.label} vs {b.label}, {args.split} (n={n})'
-    _common.save_figure(plot(result, title), _common.out_path(args, 'png'))
+    title = (f'{"CKA" if args.metric == "cka" else "cosine"} {a.label} vs '
+             f'{b.label}, {args.split} (n={n}'
+             f'{", DC kept" if args.keep_dc else ""})')
+    _common.save_figure(
+        plot(result, title, args.metric), _common.out_path(args, 'png'))
     _common.write_json(_common.out_path(args, 'json'), result)
     return result
 
