@@ -17,8 +17,8 @@ all: help
 help:
 	@echo "make demo  - install (once), build AV-digits, train teacher, FDKD student and baseline, print the table"
 	@echo "make test  - install (once), run the test suite on CPU"
-	@echo "make data  - build the AV-digits data set only"
-	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [OUT=docs/results.md] - train teachers and every method both ways (resumable), print Table 1"
+	@echo "make data [PRESET=strong_teacher] - build the AV-digits data set only (the preset: data/avdigits_strong_teacher)"
+	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [PRESET=strong_teacher] [OUT=docs/results.md] - train teachers and every method both ways (resumable), print Table 1"
 	@echo "make bench [DEVICE=cuda] [BENCH_DIR=work_dirs/benchmarks] - every speed benchmark, one table file each (run it on a quiet machine)"
 
 venv:
@@ -26,11 +26,15 @@ venv:
 
 # the generator resumes: on a complete data set it only checks (~2 s), and
 # it refuses a data set made with other settings or an older format
+# PRESET=strong_teacher: the regime with a teacher far stronger than the
+# student, in data/avdigits_strong_teacher
+PRESET ?=
+DATA_DIR := $(if $(PRESET),$(AVDIGITS)_$(PRESET),$(AVDIGITS))
 data: venv
-	$(PY) tools/dataset_converters/make_avdigits.py --out $(AVDIGITS)
+	$(PY) tools/dataset_converters/make_avdigits.py $(if $(PRESET),--preset $(PRESET)) --out $(DATA_DIR)
 
 demo: data
-	$(PY) tools/run_demo.py --data-root $(AVDIGITS)
+	$(PY) tools/run_demo.py --data-root $(DATA_DIR) $(if $(PRESET),--work-dir work_dirs/demo_$(PRESET))
 
 test: venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)
@@ -40,7 +44,7 @@ test: venv
 DATASET ?= avdigits
 SEEDS ?= 0 1 2
 table: $(if $(filter avdigits,$(DATASET)),data,venv)
-	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(WORK_DIR),--work-dir $(WORK_DIR)) $(if $(OUT),--out $(OUT))
+	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(PRESET),--data-root $(DATA_DIR) --work-dir $(or $(WORK_DIR),work_dirs/table_avdigits_$(PRESET)),$(if $(WORK_DIR),--work-dir $(WORK_DIR))) $(if $(OUT),--out $(OUT))
 
 # the speed benchmarks of docs/benchmarks.md, one after the other, each
 # table also written to $(BENCH_DIR)/<name>.md (about 5 min on 2 CPU cores)

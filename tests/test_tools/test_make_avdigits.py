@@ -341,3 +341,27 @@ def test_bad_arguments(capsys) -> None:
     with pytest.raises(SystemExit):
         mk.main(['--snr-db', '5', '0'])
     assert '--snr-db [5.0, 0.0]: MIN > MAX' in capsys.readouterr().err
+
+
+def test_strong_teacher_preset_sets_its_values_and_a_flag_wins() -> None:
+    plain = mk.parse_args([])
+    preset = mk.parse_args(['--preset', 'strong_teacher'])
+    for key, value in mk.PRESETS['strong_teacher'].items():
+        assert getattr(preset, key) == value, key
+        assert getattr(plain, key) != value, key  # it changes something
+    # everything else keeps the default
+    changed = {k for k in vars(plain) if vars(plain)[k] != vars(preset)[k]}
+    assert changed == set(mk.PRESETS['strong_teacher']) | {'preset'}
+    # an explicit flag beats the preset, whatever the order
+    for argv in (['--preset', 'strong_teacher', '--snr-db', '0', '5'],
+                 ['--snr-db', '0', '5', '--preset', 'strong_teacher']):
+        a = mk.parse_args(argv)
+        assert a.snr_db == [0.0, 5.0]
+        assert a.visual_noise == 0.0
+    # the effective values are what meta.json records (not the preset name),
+    # so a preset data set differs from the default one setting by setting
+    s_plain, s_preset = mk.settings_of(plain), mk.settings_of(preset)
+    assert 'preset' not in s_preset
+    assert s_preset['snr_db'] == [-8.0, 2.0]
+    assert {k for k in s_plain if s_plain[k] != s_preset[k]} == set(
+        mk.PRESETS['strong_teacher'])
