@@ -5,9 +5,11 @@
 # The child config MUST set teacher_trainable=True in fdkd.CrossModalDistill
 # (the teacher's cross-entropy is then logged as teacher.loss); DMLLoss
 # raises in training otherwise. The children start both networks from
-# scratch (teacher_ckpt=None), as the paper does: from a trained teacher the
-# KL towards a random student drove the AV-digits audio teacher to NaN
-# within 3 steps at the shared lr 0.05 (the V <- A direction).
+# scratch (teacher_ckpt=None), as the paper does (mutual learning of two
+# untrained cohorts). An earlier comment here also blamed a NaN within 3
+# steps on a trained teacher at lr 0.05; that was measured while MMRazor's
+# teacher_norm_eval froze the teacher's BatchNorm, which CrossModalDistill
+# no longer does for a trainable teacher, and is not the reason.
 # Width-independent: the same on the half-width AV-digits networks.
 _logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
 dml_distiller = dict(

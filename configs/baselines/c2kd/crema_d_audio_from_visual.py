@@ -17,9 +17,5 @@ model = dict(
                 _base_.c2kd_distiller.distill_losses.loss_c2kd,
                 # the CREMA-D classes
                 num_classes=_base_.num_classes))))
-# teacher at 1/5 of the lr, gradient norm clipped (see the base)
-optim_wrapper = dict(
-    paramwise_cfg=_base_.c2kd_paramwise_cfg,
-    clip_grad=_base_.c2kd_clip_grad)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

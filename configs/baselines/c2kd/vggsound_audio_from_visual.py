@@ -35,9 +35,5 @@ model = dict(
                     from_student=False,
                     recorder='feat',
                     connector='frame_mean')))))
-# teacher at 1/5 of the lr, gradient norm clipped (see the base)
-optim_wrapper = dict(
-    paramwise_cfg=_base_.c2kd_paramwise_cfg,
-    clip_grad=_base_.c2kd_clip_grad)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg
