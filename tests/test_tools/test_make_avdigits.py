@@ -362,6 +362,6 @@ def test_strong_teacher_preset_sets_its_values_and_a_flag_wins() -> None:
     # so a preset data set differs from the default one setting by setting
     s_plain, s_preset = mk.settings_of(plain), mk.settings_of(preset)
     assert 'preset' not in s_preset
-    assert s_preset['snr_db'] == [-8.0, 2.0]
+    assert s_preset['snr_db'] == [4.0, 14.0]
     assert {k for k in s_plain if s_plain[k] != s_preset[k]} == set(
         mk.PRESETS['strong_teacher'])

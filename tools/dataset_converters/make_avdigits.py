@@ -585,12 +585,15 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # a teacher far stronger than the student (issue 14): clean frames
     # (no occlusion, no pixel noise, full contrast) and noisier speech, so
     # the visual teacher is near its ceiling while the audio student alone
-    # is not; out: data/avdigits_strong_teacher
+    # is not; out: data/avdigits_strong_teacher. Measured (seed 0, the
+    # AV-digits configs, 2026-12-06): visual Uni 98.6 % test, audio Uni
+    # 47.8 % (55.0 % val); SNR [-8, 2] dB left audio at chance (12.2 %),
+    # [0, 10] near 25 % val after 8 epochs
     'strong_teacher': dict(
         visual_noise=0.0,
         occlusion_prob=0.0,
         contrast=[0.9, 1.0],
-        snr_db=[-8.0, 2.0],
+        snr_db=[4.0, 14.0],
         babble_max=0.5,
     ),
 }
