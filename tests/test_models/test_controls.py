@@ -123,3 +123,30 @@ def test_unknown_control_names_the_key():
                        r"be None or one of \['no_teacher_terms', "
                        r"'untrained_teacher'\]"):
         build(model_cfg(control='untrained'))
+
+
+FDKD_LOGIT = osp.join(REPO_ROOT,
+                      'configs/fdkd/avdigits_audio_from_visual_logit_kd.py')
+
+
+def test_fdkd_with_logit_kd_adds_the_logit_baselines_loss(batch):
+    """FDKD + logit KD (issue 14, item 5) is FDKD's terms plus MMRazor's
+    KLDivergence, which equals the Logit baseline's loss on the same
+    networks; its no-teacher control drops the KL with FDKD's teacher
+    terms."""
+    torch.manual_seed(0)
+    both = build(model_cfg(FDKD_LOGIT))
+    fdkd_only = set(losses_of(build(model_cfg()), batch))
+    losses = losses_of(both, batch)
+    assert set(losses) == fdkd_only | {'distill.loss_kl'}
+    logit = build(model_cfg(LOGIT))
+    logit.student.load_state_dict(both.student.state_dict())
+    logit.teacher.load_state_dict(both.teacher.state_dict())
+    reference = losses_of(logit, batch)['distill.loss_kl']
+    assert reference > 0
+    assert torch.allclose(losses['distill.loss_kl'], reference, rtol=1e-5)
+    control = build(model_cfg(FDKD_LOGIT, control='no_teacher_terms'))
+    kept = set(losses_of(control, batch))
+    assert 'distill.loss_kl' not in kept
+    assert 'distill.loss_low' not in kept
+    assert 'distill.loss_task_low' in kept
