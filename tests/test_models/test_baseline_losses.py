@@ -400,8 +400,8 @@ def test_afd_arguments():
         AFDLoss([4], [4], qk_dim=0)
     with pytest.raises(ValueError, match=r'student_channels=\[\] must be'):
         AFDLoss([], [4])
-    with pytest.raises(ValueError, match=r'has 5 layers; at most 4'):
-        AFDLoss([4], [1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match=r'has 9 layers; at most 8'):
+        AFDLoss([4], list(range(1, 10)))
     with pytest.raises(ValueError, match=r'channel count 0 must be an int'):
         AFDLoss([4, 0], [4])
     with pytest.raises(ValueError, match=r'spatial_size=0 must be an int'):

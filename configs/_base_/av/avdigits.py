@@ -49,11 +49,11 @@ ofd_student_connector = [
         function_name='adaptive_avg_pool2d',
         func_args=dict(output_size=1)),
 ]
-# AFD: the four stage widths (layer1..layer4) of both networks, merged into
-# loss_afd: dict(_base_.afd_distiller.distill_losses.loss_afd, **afd_channels)
-afd_channels = dict(
-    student_channels=[_width, _width * 2, _width * 4, _width * 8],
-    teacher_channels=[_width, _width * 2, _width * 4, _width * 8])
+# AFD: the eight block widths (layer1.0 .. layer4.1) of both networks, merged
+# into loss_afd: dict(_base_.afd_distiller.distill_losses.loss_afd,
+# **afd_channels)
+_afd_widths = [_width * m for m in (1, 1, 2, 2, 4, 4, 8, 8)]
+afd_channels = dict(student_channels=_afd_widths, teacher_channels=_afd_widths)
 # C2KD: the proxies' input width (layer3, 128) and the 10 digit classes,
 # merged into loss_c2kd the same way
 c2kd_channels = dict(

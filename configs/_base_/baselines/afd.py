@@ -1,37 +1,49 @@
 # AFD (Ji, Heo, Park, AAAI 2021, "Show, Attend and Distill: Knowledge
-# Distillation via Attention-based Feature Matching") across modalities:
-# fdkd.AFDLoss between the outputs of the four ResNet-18 stages
-# (backbone.layer1..layer4) of both networks. Every teacher stage attends
-# over all student stages (query from the teacher, key from the student,
-# qk_dim=128 as the official code); each pair's loss is the MSE between
-# normalized channel-pooled spatial maps, pooled to a common 8x8 grid
-# because audio and visual maps have unrelated sizes. Loss weight 200: the
-# official --beta (clovaai/attention-feature-distillation main.py; the
-# official recipe also adds 0.9 x KD at tau=4 on the logits, not here).
-# Widths: the paper's full-width ResNet-18 (64, 128, 256, 512); the
-# half-width AV-digits networks (32 .. 256) take afd_channels from
+# Distillation via Attention-based Feature Matching") across modalities, as
+# its official code runs it (clovaai/attention-feature-distillation,
+# main.py, utils.py, distill/AFD.py, models/resnet_im.py):
+# - layers: every block output of both ResNet-18s, post-ReLU
+#   (LAYER['resnet18im'] = blocks 1..8; mmpretrain's BasicBlock ends with
+#   its ReLU, so ModuleOutputs of backbone.layerS.J is that map). Every
+#   teacher block attends over all student blocks (query from the teacher,
+#   key from the student, qk_dim=128, --qk_dim);
+# - loss: fdkd.AFDLoss, the MSE between normalized channel-pooled spatial
+#   maps, weighted 200 (--beta). The official code pools the student maps
+#   to each teacher map's size; here both sides go to one 8x8 grid, because
+#   audio and visual maps have unrelated sizes;
+# - plus Hinton KD on the logits, 0.9 x KL at temperature 4 (--alpha,
+#   --temperature; DistillKL is the batch mean times T^2, as
+#   mmrazor.KLDivergence). An earlier version left this term out: AV-digits
+#   A <- V seed 0 then gave 63-65 % against Uni's 80 % (docs/results.md).
+# Widths: the paper's full-width ResNet-18 (64, 64, 128, 128, 256, 256,
+# 512, 512); the half-width AV-digits networks take afd_channels from
 # configs/_base_/av/avdigits.py.
-_stages = {
-    f'layer{k}':
-    dict(type='mmrazor.ModuleOutputs', source=f'backbone.layer{k}')
-    for k in (1, 2, 3, 4)
+_blocks = {
+    f'block{2 * (s - 1) + j + 1}':
+    dict(type='mmrazor.ModuleOutputs', source=f'backbone.layer{s}.{j}')
+    for s in (1, 2, 3, 4) for j in (0, 1)
 }
+_logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
 afd_distiller = dict(
     type='mmrazor.ConfigurableDistiller',
-    student_recorders=_stages,
-    teacher_recorders=_stages,
+    student_recorders=dict(_blocks, logits=_logits),
+    teacher_recorders=dict(_blocks, logits=_logits),
     distill_losses=dict(
         loss_afd=dict(
             type='fdkd.AFDLoss',
-            student_channels=[64, 128, 256, 512],
-            teacher_channels=[64, 128, 256, 512],
+            student_channels=[64, 64, 128, 128, 256, 256, 512, 512],
+            teacher_channels=[64, 64, 128, 128, 256, 256, 512, 512],
             qk_dim=128,
             spatial_size=8,
-            loss_weight=200.0)),
+            loss_weight=200.0),
+        loss_kl=dict(type='mmrazor.KLDivergence', tau=4, loss_weight=0.9)),
     loss_forward_mappings=dict(
         loss_afd={
             f'{side}_feat_{k}':
-            dict(from_student=side == 'student', recorder=f'layer{k}')
+            dict(from_student=side == 'student', recorder=f'block{k}')
             for side in ('student', 'teacher')
-            for k in (1, 2, 3, 4)
-        }))
+            for k in range(1, 9)
+        },
+        loss_kl=dict(
+            preds_S=dict(from_student=True, recorder='logits'),
+            preds_T=dict(from_student=False, recorder='logits'))))

@@ -12,8 +12,9 @@ from .utils import check_loss_weight, upcast
 __all__ = ['AFDLoss', 'spatial_attention']
 
 #: the most feature maps per side; forward takes ``student_feat_1`` ...
-#: ``student_feat_4`` and ``teacher_feat_1`` ... ``teacher_feat_4``
-MAX_LAYERS = 4
+#: ``student_feat_8`` and ``teacher_feat_1`` ... ``teacher_feat_8`` (the
+#: official code distills every block output: 8 for ResNet-18)
+MAX_LAYERS = 8
 
 
 def spatial_attention(feat: Tensor, size: Tuple[int, int]) -> Tensor:
@@ -94,9 +95,10 @@ class AFDLoss(nn.Module):
     Layers are passed by fixed names (the mmrazor mapping API):
     ``student_feat_1`` ... ``student_feat_{S}`` and ``teacher_feat_1`` ...
     ``teacher_feat_{T}``, ``S = len(student_channels)``,
-    ``T = len(teacher_channels)``, at most 4 each (ResNet stages
-    ``backbone.layer1..4``). The official recipe weights the loss by 200
-    (its ``--beta``) next to KD on logits.
+    ``T = len(teacher_channels)``, at most 8 each (the official code
+    takes every block output of a ResNet-18: ``backbone.layer1.0`` ..
+    ``backbone.layer4.1``). The official recipe weights the loss by 200
+    (its ``--beta``) next to 0.9 x KD at temperature 4 on the logits.
 
     Args:
         student_channels (Sequence[int]): channels of the student maps, e.g.
@@ -188,9 +190,17 @@ class AFDLoss(nn.Module):
                 student_feat_2: Optional[Tensor] = None,
                 student_feat_3: Optional[Tensor] = None,
                 student_feat_4: Optional[Tensor] = None,
+                student_feat_5: Optional[Tensor] = None,
+                student_feat_6: Optional[Tensor] = None,
+                student_feat_7: Optional[Tensor] = None,
+                student_feat_8: Optional[Tensor] = None,
                 teacher_feat_2: Optional[Tensor] = None,
                 teacher_feat_3: Optional[Tensor] = None,
-                teacher_feat_4: Optional[Tensor] = None) -> Tensor:
+                teacher_feat_4: Optional[Tensor] = None,
+                teacher_feat_5: Optional[Tensor] = None,
+                teacher_feat_6: Optional[Tensor] = None,
+                teacher_feat_7: Optional[Tensor] = None,
+                teacher_feat_8: Optional[Tensor] = None) -> Tensor:
         """Compute the loss.
 
         Args:
@@ -204,11 +214,19 @@ class AFDLoss(nn.Module):
         """
         s_feats = self._gather(
             'student_feat',
-            [student_feat_1, student_feat_2, student_feat_3, student_feat_4],
+            [
+                student_feat_1, student_feat_2, student_feat_3,
+                student_feat_4, student_feat_5, student_feat_6,
+                student_feat_7, student_feat_8
+            ],
             self.student_channels)
         t_feats = self._gather(
             'teacher_feat',
-            [teacher_feat_1, teacher_feat_2, teacher_feat_3, teacher_feat_4],
+            [
+                teacher_feat_1, teacher_feat_2, teacher_feat_3,
+                teacher_feat_4, teacher_feat_5, teacher_feat_6,
+                teacher_feat_7, teacher_feat_8
+            ],
             self.teacher_channels)
         if self.teacher_detach:
             t_feats = [f.detach() for f in t_feats]
