@@ -48,7 +48,7 @@ LOSS_TYPES = {
     'dkd': ['fdkd.DKDLoss'],
     'feat': ['mmrazor.L2Loss'],
     'pkd': ['mmrazor.PKDLoss'],
-    'ofd': ['mmrazor.OFDLoss'],
+    'ofd': ['mmrazor.OFDLoss'] * 4,
     'afd': ['fdkd.AFDLoss', 'mmrazor.KLDivergence'],
     'c2kd': ['fdkd.C2KDLoss'],
 }
@@ -364,7 +364,7 @@ def test_ofd_margin_comes_from_the_loaded_teacher(tmp_path, dataset):
     cfg = load(case)
     with DefaultScope.overwrite_default_scope('fdkd'):
         teacher = MODELS.build(cfg.model.teacher)
-    source = cfg.model.distiller.teacher_recorders.feat.source
+    source = cfg.model.distiller.teacher_recorders.stage4.source
     bn = dict(teacher.named_modules())[source]
     assert source.endswith('layer4.1.bn2')
     c = bn.num_features
@@ -379,14 +379,28 @@ def test_ofd_margin_comes_from_the_loaded_teacher(tmp_path, dataset):
     cfg.model.teacher_ckpt = ckpt
     with DefaultScope.overwrite_default_scope('fdkd'):
         model = MODELS.build(cfg.model)
-    margin = model.distiller.connectors['loss_ofd_tfeat'].margin
+    margin = model.distiller.connectors['loss_ofd4_tfeat'].margin
     assert margin.shape == (1, c, 1, 1)
     want = expected_margin(bn.weight.detach(), bn.bias.detach())
     torch.testing.assert_close(margin.flatten(), want, rtol=1e-5, atol=1e-5)
     assert margin[0, 0].item() == pytest.approx(-3.0)  # the -3 sigma rule
+    # every stage's teacher connector holds the margin of its own BN
+    # (the official code distills all four stages)
+    names = dict(model.teacher.named_modules())
+    for k in (1, 2, 3):
+        bn_k = names[cfg.model.distiller.teacher_recorders[f'stage{k}'].source]
+        m_k = model.distiller.connectors[f'loss_ofd{k}_tfeat'].margin
+        assert m_k.shape == (1, bn_k.num_features, 1, 1)
+        torch.testing.assert_close(
+            m_k.flatten(),
+            expected_margin(bn_k.weight.detach(), bn_k.bias.detach()),
+            rtol=1e-5, atol=1e-5)
+    weights = [model.distiller.distill_losses[f'loss_ofd{k}'].loss_weight
+               for k in (1, 2, 3, 4)]
+    assert weights == [0.125, 0.25, 0.5, 1.0]
     assert margin[0, 1].item() == pytest.approx(-math.sqrt(2 / math.pi))
     # the teacher's features are clamped from below at the margin
     rows = cfg.get('num_frames', 1) * 2  # two clips
     t = torch.full((rows, c, 1, 1), -100.0)
-    clamped = model.distiller.connectors['loss_ofd_tfeat'](t)
+    clamped = model.distiller.connectors['loss_ofd4_tfeat'](t)
     torch.testing.assert_close(clamped, margin.expand(2, c, 1, 1))

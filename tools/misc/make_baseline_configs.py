@@ -68,7 +68,7 @@ SCRATCH_TEACHER = {
 # AV-digits (half width): parts that configs/_base_/av/avdigits.py holds
 HALF_WIDTH = {
     'ofd': {
-        'connectors': ['loss_ofd_sfeat=_base_.ofd_student_connector']
+        'connectors': ['**_base_.ofd_student_connectors']
     },
     'afd': {
         'distill_losses.loss_afd': ['**_base_.afd_channels']

@@ -36,19 +36,23 @@ default_hooks = dict(logger=dict(interval=10))
 # mmengine refuses a key that two sibling bases define, so they are not
 # named `*_distiller`: the AV-digits children of configs/baselines/ merge
 # them in by name.
-# OFD: the student connector, 1x1 conv + BN 256 -> 256, then pooling
-ofd_student_connector = [
-    dict(
-        type='mmrazor.ConvModuleConnector',
-        in_channel=_width * 8,
-        out_channel=_width * 8,
-        norm_cfg=dict(type='BN'),
-        act_cfg=None),
-    dict(
-        type='mmrazor.TorchFunctionalConnector',
-        function_name='adaptive_avg_pool2d',
-        func_args=dict(output_size=1)),
-]
+# OFD: the student connectors of the four stages, 1x1 conv + BN (32 .. 256
+# channels), then pooling
+ofd_student_connectors = {
+    f'loss_ofd{k}_sfeat': [
+        dict(
+            type='mmrazor.ConvModuleConnector',
+            in_channel=_width * 2**(k - 1),
+            out_channel=_width * 2**(k - 1),
+            norm_cfg=dict(type='BN'),
+            act_cfg=None),
+        dict(
+            type='mmrazor.TorchFunctionalConnector',
+            function_name='adaptive_avg_pool2d',
+            func_args=dict(output_size=1))
+    ]
+    for k in (1, 2, 3, 4)
+}
 # AFD: the eight block widths (layer1.0 .. layer4.1) of both networks, merged
 # into loss_afd: dict(_base_.afd_distiller.distill_losses.loss_afd,
 # **afd_channels)

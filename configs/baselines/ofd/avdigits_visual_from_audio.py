@@ -13,6 +13,6 @@ model = dict(
         connectors=dict(
             _base_.ofd_distiller.connectors,
             # half width: from configs/_base_/av/avdigits.py
-            loss_ofd_sfeat=_base_.ofd_student_connector)))
+            **_base_.ofd_student_connectors)))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg
