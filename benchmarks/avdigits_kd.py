@@ -1,5 +1,14 @@
 """AV-digits: Uni, Logit KD, Feat and FDKD, both directions, several seeds.
 
+With ``--methods`` also FDKD's controls and readings (an untrained teacher,
+``reduction='sum_per_sample'``, FDKD + Logit KD, the lambda sweep): the runs
+behind "does the teacher matter under each reading" (issue 14, item 5):
+
+    python benchmarks/avdigits_kd.py --data-root data/avdigits_strong_teacher \
+        --work-dir work_dirs/bench_avdigits_strong_teacher \
+        --directions audio_from_visual --teacher-seed 0 --methods logit fdkd \
+        fdkd_untrained fdkd_sum fdkd_sum_untrained fdkd_sum_logit
+
 Prints (and writes with ``--out``) a Markdown table of test top-1 accuracy,
 mean ± std over seeds, checkpoints selected on the validation split; then the
 training-step time of FDKD over Feat (MMRazor ``L2Loss``) measured in one
@@ -32,6 +41,8 @@ DIRECTIONS = {
     'audio_from_visual': ('audio', 'visual'),
     'visual_from_audio': ('visual', 'audio'),
 }
+_SUM = 'model.distiller.reduction=sum_per_sample'
+_UNTRAINED = 'model.control=untrained_teacher'
 # name: (row label, config pattern, extra --cfg-options)
 METHODS = {
     'logit': ('Logit KD', 'configs/baselines/logit/avdigits_{}.py', []),
@@ -39,8 +50,24 @@ METHODS = {
     'fdkd': ('FDKD', 'configs/fdkd/avdigits_{}.py', []),
     # the feature terms summed over D instead of averaged (D times larger)
     'fdkd_sum': ('FDKD (sum_per_sample)', 'configs/fdkd/avdigits_{}.py',
-                 ['model.distiller.reduction=sum_per_sample']),
+                 [_SUM]),
+    # the controls: the same runs with a random frozen teacher
+    'fdkd_untrained': ('FDKD, untrained teacher',
+                       'configs/fdkd/avdigits_{}.py', [_UNTRAINED]),
+    'fdkd_sum_untrained': ('FDKD (sum_per_sample), untrained teacher',
+                           'configs/fdkd/avdigits_{}.py', [_SUM, _UNTRAINED]),
+    # FDKD's terms and the Logit baseline's KL in one distiller
+    'fdkd_logit': ('FDKD + Logit KD', 'configs/fdkd/avdigits_{}_logit_kd.py',
+                   []),
+    'fdkd_sum_logit': ('FDKD (sum_per_sample) + Logit KD',
+                       'configs/fdkd/avdigits_{}_logit_kd.py', [_SUM]),
 }
+# the lambda sweep (lambda_low = lambda_high) under sum_per_sample
+for _lam in ('0.1', '10'):
+    METHODS[f'fdkd_sum_lambda{_lam}'] = (
+        f'FDKD (sum_per_sample), lambda {_lam}', 'configs/fdkd/avdigits_{}.py',
+        [_SUM, f'model.distiller.lambda_low={_lam}',
+         f'model.distiller.lambda_high={_lam}'])
 DEFAULT_METHODS = ['logit', 'feat', 'fdkd']
 
 
@@ -51,6 +78,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--methods', nargs='+', default=DEFAULT_METHODS,
                    choices=list(METHODS))
+    p.add_argument('--directions', nargs='+', default=list(DIRECTIONS),
+                   choices=list(DIRECTIONS))
+    p.add_argument('--teacher-seed', type=int,
+                   help='every seed distills from the Uni teacher of this '
+                   'seed (default: each seed its own)')
     p.add_argument('--epochs', type=int, help='override max_epochs')
     p.add_argument('--out', help='also write the tables to this Markdown file')
     p.add_argument('--step-time-only', action='store_true')
@@ -61,9 +93,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def mean_std(values: List[float]) -> str:
+    """``mean ± std (each seed)``; one value as it is."""
     if len(values) == 1:
         return f'{values[0]:.2f}'
-    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
+    each = ', '.join(f'{v:.1f}' for v in values)
+    return (f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f} '
+            f'({each})')
 
 
 def accuracy_table(args: argparse.Namespace) -> str:
@@ -73,23 +108,33 @@ def accuracy_table(args: argparse.Namespace) -> str:
     def record(row: str, col: str, value: float) -> None:
         acc.setdefault(row, {}).setdefault(col, []).append(value)
 
+    directions = {d: DIRECTIONS[d] for d in args.directions}
+    students = [s for s, _ in directions.values()]
+
+    def uni(seed: int, modality: str):
+        """The Uni run of ``modality`` at ``seed``: (checkpoint, test top-1)."""
+        name = f'avdigits_{modality}'
+        work = osp.join(args.work_dir, f'seed{seed}', name)
+        r = train_and_test(f'configs/unimodal/{name}.py', work,
+                           common + [f'randomness.seed={seed}'], quiet=True)
+        print(f'[seed {seed}] Uni {modality}: {r["accuracy/top1"]:.2f}',
+              flush=True)
+        return osp.join(work, 'selected.pth'), r['accuracy/top1']
+
     for seed in args.seeds:
         opts = common + [f'randomness.seed={seed}']
-        uni = {}
-        for modality in ('audio', 'visual'):
-            name = f'avdigits_{modality}'
-            uni[modality] = osp.join(args.work_dir, f'seed{seed}', name)
-            r = train_and_test(f'configs/unimodal/{name}.py', uni[modality],
-                               opts, quiet=True)
-            record('Uni', modality, r['accuracy/top1'])
-            print(f'[seed {seed}] Uni {modality}: {r["accuracy/top1"]:.2f}',
-                  flush=True)
-        for direction, (student, teacher) in DIRECTIONS.items():
+        for student in students:
+            record('Uni', student, uni(seed, student)[1])
+        for direction, (student, teacher) in directions.items():
+            ckpt, teacher_acc = uni(
+                seed if args.teacher_seed is None else args.teacher_seed,
+                teacher)
+            record('Teacher (Uni of the other modality)', student,
+                   teacher_acc)
             for method in args.methods:
                 label, pattern, extra = METHODS[method]
                 work = osp.join(args.work_dir, f'seed{seed}',
                                 f'{method}_{direction}')
-                ckpt = osp.join(uni[teacher], 'selected.pth')
                 r = train_and_test(
                     pattern.format(direction), work,
                     opts + extra + [f'model.teacher_ckpt={ckpt}'],
@@ -98,10 +143,11 @@ def accuracy_table(args: argparse.Namespace) -> str:
                 print(f'[seed {seed}] {label} {student} <- {teacher}: '
                       f'{r["accuracy/top1"]:.2f}', flush=True)
 
-    rows = [('Method', 'A (audio student)', 'V (visual student)')]
-    for label in ['Uni'] + [METHODS[m][0] for m in args.methods]:
-        rows.append((label, mean_std(acc[label]['audio']),
-                     mean_std(acc[label]['visual'])))
+    header = {'audio': 'A (audio student)', 'visual': 'V (visual student)'}
+    rows = [('Method', *(header[s] for s in students))]
+    for label in (['Teacher (Uni of the other modality)', 'Uni'] +
+                  [METHODS[m][0] for m in args.methods]):
+        rows.append((label, *(mean_std(acc[label][s]) for s in students)))
     return markdown_table(rows)
 
 
