@@ -12,11 +12,20 @@
 
 Every step is resumable: a finished step is reused (``done.json`` in its
 work dir), an interrupted one resumes from its last checkpoint.
+
+With ``--jobs 2`` (the default on 2 or more cores) the steps run in two
+lanes side by side, each process on half the cores: the teacher then FDKD
+(which needs it), and the untrained-teacher control (which does not) then
+Uni. Each step's output goes to its ``run.log``; the demo prints when a step
+starts and ends.
 """
 import argparse
+import os
 import os.path as osp
 import sys
-from typing import List, Optional
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional
 
 import fdkd_plugin  # noqa: F401
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, markdown_table,
@@ -35,6 +44,9 @@ STEPS = [
      'avdigits_audio_from_visual_untrained_teacher',
      ['model.control=untrained_teacher']),
 ]
+# the two lanes of --jobs 2 (indices into STEPS), about equally long: a
+# run needs its teacher's checkpoint only in the first lane
+LANES = [[0, 2], [3, 1]]
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -46,6 +58,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--epochs', type=int, help='override max_epochs of every step')
     parser.add_argument(
         '--fresh', action='store_true', help='retrain finished steps')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        choices=[1, 2],
+        default=2 if (os.cpu_count() or 1) >= 2 else 1,
+        help='steps run side by side (default: 2 on 2 or more cores)')
     return parser.parse_args(argv)
 
 
@@ -56,14 +74,44 @@ def main(argv: Optional[List[str]] = None) -> None:
                  '`make data` (tools/dataset_converters/make_avdigits.py)')
     common = data_options(args.data_root, args.epochs)
     teacher_ckpt = osp.join(args.work_dir, TEACHER[3], 'selected.pth')
-    results = {}
-    for label, modality, config, name, extra in STEPS:
+    results: Dict[str, Dict[str, float]] = {}
+    start = time.time()
+    parallel = args.jobs > 1
+    threads = max(1, (os.cpu_count() or 1) // args.jobs) if parallel else None
+
+    def step(index: int) -> None:
+        label, modality, config, name, extra = STEPS[index]
         opts = list(common) + extra
         if config.startswith('configs/fdkd/'):
             opts.append(f'model.teacher_ckpt={teacher_ckpt}')
-        print(f'\n[demo] {label} ({modality}): {config}', flush=True)
-        results[name] = train_and_test(
-            config, osp.join(args.work_dir, name), opts, fresh=args.fresh)
+        work_dir = osp.join(args.work_dir, name)
+        print(f'\n[demo] {label} ({modality}): {config}' +
+              (f', log {work_dir}/run.log' if parallel else ''), flush=True)
+        kwargs = dict(quiet=True, threads=threads) if parallel else {}
+        try:
+            results[name] = train_and_test(
+                config, work_dir, opts, fresh=args.fresh, **kwargs)
+        except Exception:
+            # say so now: the other lane may still run for minutes
+            print(f'[demo] {label} failed (log {work_dir}/run.log)',
+                  flush=True)
+            raise
+        print(f'[demo] {label}: test top-1 '
+              f'{results[name]["accuracy/top1"]:.2f} '
+              f'({(time.time() - start) / 60:.1f} min into the demo)',
+              flush=True)
+
+    if parallel:
+        with ThreadPoolExecutor(len(LANES)) as pool:
+            lanes = [
+                pool.submit(lambda lane=lane: [step(i) for i in lane])
+                for lane in LANES
+            ]
+            for lane in lanes:
+                lane.result()  # a failed step fails the demo
+    else:
+        for index in range(len(STEPS)):
+            step(index)
 
     rows = [('Method', 'Student', 'Teacher', 'Test top-1 (%)', 'Minutes',
              'Work dir')]
@@ -85,6 +133,8 @@ def main(argv: Optional[List[str]] = None) -> None:
           f'teacher): {fdkd - control:+.2f} and FDKD\'s own band heads '
           f'(untrained teacher - Uni): {control - uni:+.2f}. One seed: see '
           'docs/results.md for 3 seeds.')
+    print(f'Demo wall time: {(time.time() - start) / 60:.1f} min '
+          f'({args.jobs} job(s)).')
 
 
 if __name__ == '__main__':

@@ -14,12 +14,16 @@ __all__ = ['REPO_ROOT', 'data_options', 'train_and_test', 'markdown_table']
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _run(cmd: List[str], log: Optional[str]) -> None:
+def _run(cmd: List[str], log: Optional[str],
+         threads: Optional[int] = None) -> None:
     print('+', ' '.join(cmd), flush=True)
     # the tools import this checkout's package, not another clone's
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    if threads:
+        # runs side by side share the cores instead of each taking all
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
     if log is None:
         subprocess.run(cmd, check=True, cwd=REPO_ROOT, env=env)
         return
@@ -53,7 +57,8 @@ def train_and_test(config: str,
                    work_dir: str,
                    cfg_options: Sequence[str] = (),
                    fresh: bool = False,
-                   quiet: bool = False) -> Dict[str, float]:
+                   quiet: bool = False,
+                   threads: Optional[int] = None) -> Dict[str, float]:
     """Train ``config`` into ``work_dir``, test ``selected.pth``, return the
     test metrics (plus ``minutes``).
 
@@ -66,6 +71,8 @@ def train_and_test(config: str,
         cfg_options (Sequence[str]): ``key=value`` overrides for both tools.
         fresh (bool): Retrain even if done.
         quiet (bool): Send the tools' output to ``work_dir/run.log``.
+        threads (int, optional): CPU threads of each tool process
+            (``OMP_NUM_THREADS``); default: the environment's.
     """
     abs_dir = osp.join(REPO_ROOT, work_dir)
     done = osp.join(abs_dir, 'done.json')
@@ -79,13 +86,13 @@ def train_and_test(config: str,
     if osp.isfile(osp.join(abs_dir, 'last_checkpoint')) and not fresh:
         train.append('--resume')
     opts = ['--cfg-options', *cfg_options] if cfg_options else []
-    _run(train + opts, log)
+    _run(train + opts, log, threads)
     metrics_file = osp.join(work_dir, 'test_metrics.json')
     _run([
         sys.executable, 'tools/test.py', config,
         osp.join(work_dir, 'selected.pth'), '--work-dir', work_dir, '--out',
         metrics_file, *opts
-    ], log)
+    ], log, threads)
     with open(osp.join(REPO_ROOT, metrics_file)) as f:
         metrics = {k: float(v) for k, v in json.load(f).items()}
     metrics['minutes'] = (time.time() - start) / 60
