@@ -68,6 +68,11 @@ for _lam in ('0.1', '10'):
         f'FDKD (sum_per_sample), lambda {_lam}', 'configs/fdkd/avdigits_{}.py',
         [_SUM, f'model.distiller.lambda_low={_lam}',
          f'model.distiller.lambda_high={_lam}'])
+# does the larger weight draw on the teacher? The same with a random one
+METHODS['fdkd_sum_lambda10_untrained'] = (
+    'FDKD (sum_per_sample), untrained teacher, lambda 10',
+    'configs/fdkd/avdigits_{}.py', METHODS['fdkd_sum_lambda10'][2] +
+    [_UNTRAINED])
 DEFAULT_METHODS = ['logit', 'feat', 'fdkd']
 
 
@@ -86,6 +91,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--epochs', type=int, help='override max_epochs')
     p.add_argument('--out', help='also write the tables to this Markdown file')
     p.add_argument('--step-time-only', action='store_true')
+    p.add_argument('--no-step-time', action='store_true',
+                   help='accuracy only (the step time needs a quiet machine)')
     p.add_argument('--device', default='cpu')
     p.add_argument('--steps', type=int, default=20,
                    help='timed steps per method for the step-time ratio')
@@ -129,8 +136,10 @@ def accuracy_table(args: argparse.Namespace) -> str:
             ckpt, teacher_acc = uni(
                 seed if args.teacher_seed is None else args.teacher_seed,
                 teacher)
-            record('Teacher (Uni of the other modality)', student,
-                   teacher_acc)
+            # one teacher for every seed: one value, not a repeated one
+            if args.teacher_seed is None or seed == args.seeds[0]:
+                record('Teacher (Uni of the other modality)', student,
+                       teacher_acc)
             for method in args.methods:
                 label, pattern, extra = METHODS[method]
                 work = osp.join(args.work_dir, f'seed{seed}',
@@ -161,9 +170,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         parts.append('Test top-1 (%) on AV-digits, mean ± std over seeds '
                      f'{args.seeds}, checkpoints selected on the validation '
                      'split.\n\n' + table)
-    parts.append(
-        step_time_ratio(
-            args.device, args.steps, data_root=args.data_root, machine=True))
+    if not args.no_step_time:
+        parts.append(
+            step_time_ratio(
+                args.device, args.steps, data_root=args.data_root,
+                machine=True))
     text = '\n\n'.join(parts)
     print('\n' + text)
     if args.out:
