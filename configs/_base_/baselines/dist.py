@@ -2,9 +2,16 @@
 # Teacher") across modalities: MMRazor's DISTLoss on the two networks'
 # logits, i.e. tau^2 * (1 - Pearson r) between the softened class
 # distributions, once per sample (inter-class relation) and once per class
-# over the batch (intra-class relation). Settings: MMRazor's published
-# ImageNet ResNet-34 -> ResNet-18 config (configs/distill/mmcls/dist):
-# tau 1, inter and intra weights 1, loss weight 2.
+# over the batch (intra-class relation). Settings and their sources:
+# - the official loss (hunto/image_classification_sota,
+#   lib/models/losses/dist_kd.py): plain softmax, i.e. tau 1, and
+#   beta = gamma = 1 for the inter and intra terms;
+# - loss weight 2: MMRazor's published ImageNet ResNet-34 -> ResNet-18
+#   config (configs/distill/mmcls/dist), which also uses tau 1 and
+#   weights 1 / 1 (the official repository's classification recipe is not
+#   public: its DIST_KD README points to it as "coming soon").
+# - the student's lr, weight decay and schedule are the data set's, as for
+#   every method of the table.
 dist_distiller = dict(
     type='mmrazor.ConfigurableDistiller',
     student_recorders=dict(
