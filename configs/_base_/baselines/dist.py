@@ -8,8 +8,8 @@
 #   beta = gamma = 1 for the inter and intra terms;
 # - loss weight 2: MMRazor's published ImageNet ResNet-34 -> ResNet-18
 #   config (configs/distill/mmcls/dist), which also uses tau 1 and
-#   weights 1 / 1 (the official repository's classification recipe is not
-#   public: its DIST_KD README points to it as "coming soon").
+#   weights 1 / 1 (we found no official classification training script
+#   with a loss weight: hunto/DIST_KD ships the segmentation code only).
 # - the student's lr, weight decay and schedule are the data set's, as for
 #   every method of the table.
 dist_distiller = dict(
