@@ -1,10 +1,15 @@
 """fdkd: frequency-decoupled cross-modal knowledge distillation for OpenMMLab.
 
-Importing the package applies the run-time compatibility fixes of
-:mod:`fdkd_plugin.compat` (they must precede the first ``import
+Importing the package checks the host libraries' versions
+(:mod:`fdkd_plugin.dependencies`), applies the run-time compatibility fixes
+of :mod:`fdkd_plugin.compat` (they must precede the first ``import
 mmrazor.models``) and registers every part in the ``fdkd`` scope.
 """
-from . import compat
+from . import dependencies
+
+dependencies.check()
+
+from . import compat  # noqa: E402
 
 compat.apply_all()
 
