@@ -35,10 +35,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from fdkd_plugin.utils.runs import (
-    REPO_ROOT,
-    data_options,  # noqa: E402
-    train_and_test)
+from fdkd_plugin.experiments import (DATASETS, METHODS,  # noqa: E402
+                                     directions_of, method_config,
+                                     modalities_of, unimodal_config)
+from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,  # noqa: E402
+                                    train_and_test)
 
 
 def _load_collector():
@@ -51,11 +52,6 @@ def _load_collector():
 
 collector = _load_collector()
 
-# Table 1's distillation methods in the paper's order (Uni is the teachers)
-METHODS = [
-    'logit', 'dist', 'dml', 'nkd', 'dkd', 'feat', 'pkd', 'ofd', 'afd', 'c2kd',
-    'fdkd'
-]
 CPU_TIMES = """CPU time per run on 2 cores (AV-digits, its 12-epoch schedule):
 about 1.2 min for the visual Uni, 2.7-5 min for the audio Uni and about
 3 min per distillation run; one seed of all 11 methods in both directions is
@@ -89,25 +85,6 @@ class PlannedRun:
         return osp.isfile(osp.join(REPO_ROOT, self.work_dir, 'done.json'))
 
 
-def modalities_of(dataset: str) -> Sequence[str]:
-    if dataset not in collector.DATASETS:
-        raise ValueError(f'dataset={dataset!r} must be one of '
-                         f'{sorted(collector.DATASETS)}')
-    return collector.DATASETS[dataset][1]
-
-
-def directions_of(dataset: str) -> List[tuple]:
-    """``(direction, student, teacher)``, first modality as student first."""
-    a, b = modalities_of(dataset)
-    return [(f'{a}_from_{b}', a, b), (f'{b}_from_{a}', b, a)]
-
-
-def method_config(method: str, dataset: str, direction: str) -> str:
-    if method == 'fdkd':
-        return f'configs/fdkd/{dataset}_{direction}.py'
-    return f'configs/baselines/{method}/{dataset}_{direction}.py'
-
-
 def available_methods(dataset: str) -> List[str]:
     """Methods with a config for both directions of ``dataset``."""
     return [
@@ -120,7 +97,7 @@ def available_methods(dataset: str) -> List[str]:
 def config_data_root(dataset: str) -> str:
     """The ``data_root`` the data set's configs use (``data/avdigits``)."""
     from mmengine.config import Config
-    config = f'configs/unimodal/{dataset}_{modalities_of(dataset)[0]}.py'
+    config = unimodal_config(dataset, modalities_of(dataset)[0])
     cfg = Config.fromfile(osp.join(REPO_ROOT, config), lazy_import=False)
     return cfg.train_dataloader.dataset.data_root
 
@@ -159,7 +136,8 @@ def plan(dataset: str,
             teachers[modality] = osp.join(work_dir, f'seed{seed}', name)
             runs.append(
                 PlannedRun(seed, 'uni', modality, None,
-                           f'configs/unimodal/{name}.py', teachers[modality],
+                           unimodal_config(dataset, modality),
+                           teachers[modality],
                            list(opts)))
         for direction, student, teacher in directions_of(dataset):
             for method in methods:
@@ -299,7 +277,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=CPU_TIMES)
     p.add_argument(
-        '--dataset', required=True, choices=sorted(collector.DATASETS))
+        '--dataset', required=True, choices=sorted(DATASETS))
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument(
         '--methods',
@@ -333,7 +311,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     for modality in modalities_of(args.dataset):
-        config = f'configs/unimodal/{args.dataset}_{modality}.py'
+        config = unimodal_config(args.dataset, modality)
         if not osp.isfile(osp.join(REPO_ROOT, config)):
             sys.exit(f'{config} not found: the teachers need it')
     data_root = args.data_root or config_data_root(args.dataset)

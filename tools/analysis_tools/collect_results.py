@@ -51,17 +51,10 @@ from mmengine.config import Config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)  # run as a script from anywhere
+from fdkd_plugin.experiments import (DATASETS, GROUPS,  # noqa: E402
+                                     METHOD_LABELS, MODALITY_ABBR)
 from fdkd_plugin.models.algorithms.controls import CONTROLS  # noqa: E402
 
-# name: (title, modalities in column order)
-DATASETS = {
-    'avdigits': ('AV-digits', ('audio', 'visual')),
-    'crema_d': ('CREMA-D', ('audio', 'visual')),
-    'ave': ('AVE', ('audio', 'visual')),
-    'vggsound': ('VGGSound', ('audio', 'visual')),
-    'crisismmd': ('CrisisMMD', ('text', 'image')),
-    'nyu': ('NYU-Depth V2', ('depth', 'rgb')),
-}
 # data set class name -> data set, for configs with another file name
 DATASET_TYPES = {
     'AVDigitsDataset': 'avdigits',
@@ -72,25 +65,6 @@ DATASET_TYPES = {
     'NYUDepthV2Dataset': 'nyu',
     'NYUDataset': 'nyu',
 }
-# column letters of the paper ('V' is also the image of CrisisMMD)
-MODALITY_ABBR = {
-    'audio': 'A',
-    'visual': 'V',
-    'text': 'T',
-    'image': 'V',
-    'rgb': 'RGB',
-    'depth': 'Depth',
-}
-# Table 1: category, then (method key, row label) in the paper's order
-GROUPS: List[Tuple[str, List[Tuple[str, str]]]] = [
-    ('Uni-Modal', [('uni', 'Uni (w/o KD)')]),
-    ('Logits', [('logit', 'Logit'), ('dist', 'DIST'), ('dml', 'DML'),
-                ('nkd', 'NKD'), ('dkd', 'DKD')]),
-    ('Feature', [('feat', 'Feat'), ('pkd', 'PKD'), ('ofd', 'OFD'),
-                 ('afd', 'AFD')]),
-    ('Cross-Modal', [('c2kd', 'C2KD'), ('fdkd', 'Ours (FDKD)')]),
-]
-METHOD_LABELS = {key: label for _, rows in GROUPS for key, label in rows}
 UNRANKED = {'uni'}  # the paper marks best/second among the KD methods only
 OTHER_GROUP = 'Other'  # repository configs of methods not in Table 1
 VARIANT_GROUP = 'Variants'
