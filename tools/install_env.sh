@@ -18,12 +18,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REQ="$ROOT/requirements"
 PYTHON=${PYTHON:-python3}
 FDKD_CACHE=${FDKD_CACHE:-$HOME/.cache/fdkd}
-EXTRAS=${FDKD_EXTRAS:-tests}
+EXTRAS=${FDKD_EXTRAS:-tests,optional}
 
 # bump when a change of this script must rebuild existing environments
 ENV_REVISION=1
 hash=$( (cat "$REQ"/constraints.txt "$REQ"/runtime.txt "$REQ"/tests.txt \
-          "$REQ"/build.txt; echo "$ENV_REVISION $(uname -m)") | sha256sum | cut -c1-12)
+          "$REQ"/optional.txt "$REQ"/build.txt; echo "$ENV_REVISION $(uname -m)") | sha256sum | cut -c1-12)
 VENV="$FDKD_CACHE/venv-$hash"
 log() { printf '[install_env %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
@@ -79,6 +79,7 @@ fi
 log "OpenMMLab stack and the rest"
 req_files=(-r "$REQ/runtime.txt")
 case ",$EXTRAS," in *,tests,*) req_files+=(-r "$REQ/tests.txt");; esac
+case ",$EXTRAS," in *,optional,*) req_files+=(-r "$REQ/optional.txt");; esac
 # mmcv's own requirements (addict, yapf, ...) come from its metadata now
 "${PIP[@]}" "${req_files[@]}" "mmcv==$MMCV_VERSION"
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT"
