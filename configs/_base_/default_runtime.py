@@ -35,7 +35,16 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-vis_backends = [dict(type='LocalVisBackend')]
+# Scalars (loss, loss_low, loss_high, lr, val metrics) go to
+# <work_dir>/<timestamp>/vis_data/scalars.json. For TensorBoard run
+# tools/train.py with --tensorboard (or uncomment the entry; needs
+# `pip install 'fdkd[optional]'`), then `tensorboard --logdir work_dirs`.
+# Weights & Biases: uncomment the second entry (pip install wandb).
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    # dict(type='TensorboardVisBackend'),
+    # dict(type='WandbVisBackend', init_kwargs=dict(project='fdkd')),
+]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 log_processor = dict(by_epoch=True)

@@ -14,7 +14,8 @@ from fdkd_plugin.utils import checkpoint
 
 __all__ = [
     'add_common_args', 'train_parser', 'test_parser', 'merge_common_args',
-    'merge_train_args', 'merge_test_args', 'setup_distributed'
+    'merge_train_args', 'merge_test_args', 'setup_distributed',
+    'add_tensorboard'
 ]
 
 
@@ -47,6 +48,13 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         'config). By default only tensors, containers and the MMEngine '
         'types its checkpoints hold are unpickled, so a crafted checkpoint '
         'cannot run code; use this only for checkpoints you trust')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also write every logged scalar (loss, loss_low, loss_high, '
+        'lr, val metrics) as TensorBoard events under '
+        '<work_dir>/<timestamp>/vis_data (needs tensorboard: '
+        "pip install 'fdkd[optional]')")
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -130,10 +138,29 @@ def merge_common_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if getattr(args, 'tensorboard', False):
+        add_tensorboard(cfg)
     if getattr(args, 'unsafe_load', False):
         cfg[checkpoint.UNSAFE_LOAD_KEY] = True
     checkpoint.honour_config(cfg)
     return cfg
+
+
+def add_tensorboard(cfg: Config) -> None:
+    """Add MMEngine's ``TensorboardVisBackend`` to the config's visualizer
+    (once), after checking that TensorBoard can be imported, so a missing
+    package is one clear error before any data is loaded."""
+    import importlib.util
+    if importlib.util.find_spec('tensorboard') is None:
+        raise ImportError(
+            '--tensorboard needs the tensorboard package, which is not '
+            "installed: pip install 'fdkd[optional]' (or pip install "
+            'tensorboard, the tested version is in '
+            'requirements/constraints.txt)')
+    visualizer = cfg.setdefault('visualizer', ConfigDict(type='Visualizer'))
+    backends = visualizer.setdefault('vis_backends', [])
+    if not any(b.get('type') == 'TensorboardVisBackend' for b in backends):
+        backends.append(ConfigDict(type='TensorboardVisBackend'))
 
 
 def merge_train_args(cfg: Config, args: argparse.Namespace) -> Config:
