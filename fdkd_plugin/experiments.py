@@ -118,7 +118,7 @@ _TABLE1 = {
     'c2kd': (57.5, 59.8, 62.7, 39.3, 67.0, 47.9, 77.9, 71.4),
     'fdkd': (64.1, 71.0, 64.9, 47.8, 70.0, 48.1, 79.1, 72.7),
 }
-# Table 2 (NYU-Depth V2, no DML / NKD / OFD row): (depth, rgb) students
+# Table 2 (NYU-Depth V2, no DML / NKD / OFD row): depth and rgb students
 _TABLE2 = {
     'uni': (30.9, 34.1),
     'logit': (29.7, 32.8),
@@ -130,13 +130,20 @@ _TABLE2 = {
     'c2kd': (31.8, 34.8),
     'fdkd': (33.2, 36.9),
 }
+_TABLE2_COLUMNS = [('nyu', 'depth'), ('nyu', 'rgb')]
+
+
+def _cells(table: Dict[str, Tuple[float, ...]],
+           columns: List[Tuple[str, str]]) -> Dict[Tuple[str, str, str],
+                                                   float]:
+    return {(method, dataset, student): value
+            for method, row in table.items()
+            for (dataset, student), value in zip(columns, row)}
+
+
 PAPER_RESULTS: Dict[Tuple[str, str, str], float] = {
-    **{(m, d, s): v
-       for m, row in _TABLE1.items()
-       for (d, s), v in zip(_TABLE1_COLUMNS, row)},
-    **{(m, 'nyu', s): v
-       for m, row in _TABLE2.items()
-       for s, v in zip(('depth', 'rgb'), row)},
+    **_cells(_TABLE1, _TABLE1_COLUMNS),
+    **_cells(_TABLE2, _TABLE2_COLUMNS),
 }
 
 
