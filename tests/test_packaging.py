@@ -85,9 +85,13 @@ def test_model_index_results_and_their_sources():
         row = next(r for r in csv.DictReader(f) if r['key'] == 'fdkd')
     assert metrics['Top 1 Accuracy'] == round(
         float(row['avdigits_audio_mean']), 2)
-    assert metrics['Seeds'] == int(row['avdigits_audio_n']) == 3
-    # the control sits next to the claim
-    assert 'Top 1 Accuracy, untrained teacher (control)' in metrics
+    assert metrics['Seeds'] == int(row['avdigits_audio_n']) >= 1
+    # the control sits next to the claim, from the collector's control row
+    with open(osp.join(REPO_ROOT, 'docs/results_avdigits_table1.csv')) as f:
+        control = next(r for r in csv.DictReader(f)
+                       if r['key'] == 'fdkd+untrained_teacher')
+    assert metrics['Top 1 Accuracy, untrained teacher (control)'] == round(
+        float(control['avdigits_audio_mean']), 2)
     assert fdkd_a['Metadata']['Command'].startswith('make table')
     # real data sets: the paper's numbers, said to be the paper's
     crema_v = models['configs/fdkd/crema_d_visual_from_audio.py']
