@@ -120,9 +120,9 @@ def model_entry(method: str, config: str,
     stem = osp.splitext(osp.basename(config))[0]
     dataset, student, teacher, variant = parse_config_name(stem)
     title = DATASETS[dataset][0]
-    task = ('Semantic Segmentation' if metric_of(dataset)[0] == 'mIoU' else
-            'Classification')
-    metric = metric_of(dataset)[1]
+    metric_key, metric = metric_of(dataset)
+    task = 'Semantic Segmentation' if metric_key == 'mIoU' else \
+        'Classification'
     meta = {'Training Data': title}
     if student:
         meta['Student Modality'] = student
@@ -168,13 +168,14 @@ def model_entry(method: str, config: str,
     }
 
 
-def collection(method: str, folder: str) -> dict:
+def collection(method: str, folder: str, configs: List[str]) -> dict:
     authors, title, paper, code = METHOD_SOURCES[method]
+    titles = {
+        DATASETS[parse_config_name(osp.splitext(osp.basename(c))[0])[0]][0]
+        for c in configs
+    }
     out = {'Name': COLLECTION_NAMES[method],
-           'Metadata': {'Training Data': sorted(
-               {DATASETS[parse_config_name(osp.splitext(osp.basename(p))[0])
-                         [0]][0]
-                for p in glob.glob(osp.join(REPO_ROOT, folder, '*.py'))})},
+           'Metadata': {'Training Data': sorted(titles)},
            'README': f'{folder}/README.md'}
     if paper:
         out['Paper'] = {'Title': title, 'URL': paper}
@@ -187,7 +188,7 @@ def metafile(method: str, folder: str, measured) -> dict:
     configs = sorted(
         osp.relpath(p, REPO_ROOT)
         for p in glob.glob(osp.join(REPO_ROOT, folder, '*.py')))
-    return {'Collections': [collection(method, folder)],
+    return {'Collections': [collection(method, folder, configs)],
             'Models': [model_entry(method, c, measured) for c in configs]}
 
 
