@@ -7,15 +7,15 @@ ten methods x four data sets x two directions.
   teacher trainable exactly for DML and C2KD, and runs one distillation
   step on random paired inputs (full-width data sets); on VGGSound (k=3
   frames folded into the visual batch) the per-frame visual records of the
-  feature methods are averaged per clip by fdkd.FrameMean connectors: with
-  k equal frames the losses are those of the single frame;
-- the generator puts those frame means on the right connectors;
+  feature methods reach the losses as clip means: with k equal frames the
+  losses are those of the single frame, and every record has one row per
+  clip;
 - the AV-digits children (half width) train two steps in-process on the
   tiny AV-digits set (model, loader and optimizer built as mmengine's
   Runner builds them): finite, positive distill losses; a trainable
   teacher moves, a frozen one does not;
 - OFD's teacher margins come from the loaded teacher's BatchNorm (also
-  through VGGSound's frame-mean teacher connector).
+  for VGGSound's multi-frame teacher).
 """
 import math
 import os.path as osp
@@ -32,9 +32,6 @@ from mmpretrain.structures import DataSample
 from scipy.stats import norm, truncnorm
 
 from fdkd_helpers import REPO_ROOT, load_script, tiny_cfg_options
-
-from fdkd_plugin.models.connectors import (FrameMean,
-                                           FrameMeanOFDTeacherConnector)
 
 make = load_script('tools/misc/make_baseline_configs.py')
 
@@ -54,9 +51,8 @@ LOSS_TYPES = {
 }
 TRAINABLE = {'dml', 'c2kd'}
 # methods whose visual-side records on VGGSound are per frame: with
-# fdkd.MultiFrameBackbone the inner ResNet records (N*k, ...), which the
-# generator's fdkd.FrameMean connectors average to the other network's
-# (N, ...)
+# fdkd.MultiFrameBackbone the inner ResNet records (N*k, ...), which
+# fdkd.CrossModalDistill averages per clip to the other network's (N, ...)
 PER_FRAME = {'feat', 'pkd', 'ofd', 'afd', 'c2kd'}
 
 CASES = [(m, d, s) for m in make.METHODS for d in make.DATASETS
@@ -165,56 +161,6 @@ def test_generator_writes_and_checks(tmp_path, monkeypatch, capsys):
             assert path.read_text() == open(shipped).read()
 
 
-def test_generator_puts_frame_means_on_per_frame_entries(monkeypatch):
-    """Which connector gets the clip mean, on a made-up base: an entry's
-    own connector (a dict, or a list unpacked), OFD's teacher connector
-    replaced, a new ``frame_mean`` where there is none; per-clip entries
-    (the other side, the head) untouched; ambiguous bases refused."""
-    inner = dict(type='mmrazor.ModuleOutputs', source='backbone.layer3')
-    head = dict(type='mmrazor.ModuleOutputs', source='head.fc')
-    pool = dict(type='mmrazor.TorchFunctionalConnector')
-    base = dict(
-        student_recorders=dict(a=inner, b=inner, c=inner, d=inner, h=head),
-        teacher_recorders=dict(a=inner),
-        connectors=dict(
-            one=pool, many=[pool, pool],
-            ofd=dict(type='mmrazor.OFDTeacherConnector'), t=pool),
-        loss_forward_mappings=dict(
-            loss_x=dict(
-                s1=dict(from_student=True, recorder='a', connector='one'),
-                s2=dict(from_student=True, recorder='b', connector='many'),
-                s3=dict(from_student=True, recorder='c', connector='ofd'),
-                s4=dict(from_student=True, recorder='d', record_idx=1),
-                s5=dict(from_student=True, recorder='h'),
-                t1=dict(from_student=False, recorder='a', connector='t'))))
-    monkeypatch.setattr(make, 'base_distiller', lambda method: base)
-    connectors, entries = make.vggsound_frame_means('x', 'student')
-    ref = '_base_.x_distiller.connectors'
-    assert connectors == {
-        'one': ['[', '_base_.frame_mean', f'{ref}.one', ']'],
-        'many': ['[', '_base_.frame_mean', f'*{ref}.many', ']'],
-        'ofd': [
-            'dict(', "type='fdkd.FrameMeanOFDTeacherConnector'",
-            'num_frames=_base_.num_frames', ')'
-        ],
-        'frame_mean': ['', '_base_.frame_mean', ''],
-    }
-    assert entries == {
-        ('loss_x', 's4'):
-        dict(from_student=True, recorder='d', record_idx=1,
-             connector='frame_mean')
-    }
-    # a connector shared with a per-clip entry
-    base['loss_forward_mappings']['loss_x']['t1']['connector'] = 'one'
-    with pytest.raises(ValueError, match=r"connector 'one' serves per-frame"):
-        make.vggsound_frame_means('x', 'student')
-    base['loss_forward_mappings']['loss_x']['t1']['connector'] = 't'
-    # a per-frame record no mapping reads (a distiller reading it itself)
-    base['student_recorders']['e'] = inner
-    with pytest.raises(ValueError, match=r"\['e'\] are per frame"):
-        make.vggsound_frame_means('x', 'student')
-
-
 FULL = [c for c in CASES if c[1] != 'avdigits']
 
 
@@ -250,32 +196,27 @@ def test_config_builds_and_distills(case):
         check_frame_means(cfg, model, inputs, samples)
 
 
-def frame_means(model) -> list:
-    return [
-        m for m in model.distiller.connectors.modules()
-        if isinstance(m, (FrameMean, FrameMeanOFDTeacherConnector))
-    ]
-
-
 def check_frame_means(cfg: Config, model, inputs: dict,
                       samples: list) -> None:
     """The per-frame visual records are averaged per clip: with k equal
     frames a clip's records are k equal rows, so the losses are those of
-    the clip's single frame (4-D input: per-clip records) with the frame
-    means set to k=1, the identity. (Train-mode BN sees the same mean and
-    biased variance in a batch of k copies.)"""
-    means = frame_means(model)
-    assert means and {m.num_frames for m in means} == {cfg.num_frames}
+    the clip's single frame (4-D input: per-clip records). (Train-mode BN
+    sees the same mean and biased variance in a batch of k copies.)"""
     frame = inputs['visual'][:, 0]  # (N, 3, H, W)
-    k = cfg.num_frames
+    n, k = inputs['visual'].shape[:2]
     same = dict(
         inputs, visual=frame.unsqueeze(1).expand(-1, k, -1, -1, -1))
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', 'Using a target size')
         torch.manual_seed(1)
         per_frame = distill_losses(model.loss(same, samples))
-        for m in means:
-            m.num_frames = 1
+        side = 'student' if model.student_modality == 'visual' else 'teacher'
+        for recorder in getattr(model.distiller,
+                                f'{side}_recorders').recorders.values():
+            for record in recorder.data_buffer:
+                for t in (record if isinstance(record, tuple) else
+                          (record, )):
+                    assert t.shape[0] == n, (recorder.source, t.shape)
         torch.manual_seed(1)
         per_clip = distill_losses(
             model.loss(dict(inputs, visual=frame), samples))
@@ -358,8 +299,8 @@ def expected_margin(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize('dataset', ['avdigits', 'vggsound'])
 def test_ofd_margin_comes_from_the_loaded_teacher(tmp_path, dataset):
-    """Also through VGGSound's multi-frame teacher, whose connector first
-    averages the frames (fdkd.FrameMeanOFDTeacherConnector)."""
+    """Also for VGGSound's multi-frame teacher (its records reach the
+    connector as clip means)."""
     case = ('ofd', dataset, 'audio_from_visual')
     cfg = load(case)
     with DefaultScope.overwrite_default_scope('fdkd'):
@@ -400,7 +341,6 @@ def test_ofd_margin_comes_from_the_loaded_teacher(tmp_path, dataset):
     assert weights == [0.125, 0.25, 0.5, 1.0]
     assert margin[0, 1].item() == pytest.approx(-math.sqrt(2 / math.pi))
     # the teacher's features are clamped from below at the margin
-    rows = cfg.get('num_frames', 1) * 2  # two clips
-    t = torch.full((rows, c, 1, 1), -100.0)
+    t = torch.full((2, c, 1, 1), -100.0)
     clamped = model.distiller.connectors['loss_ofd4_tfeat'](t)
     torch.testing.assert_close(clamped, margin.expand(2, c, 1, 1))

@@ -8,16 +8,6 @@ model = dict(
     teacher_ckpt='work_dirs/vggsound_audio/selected.pth',
     student_modality='visual',
     teacher_modality='audio',
-    distiller=dict(
-        _base_.fdkd_distiller,
-        # the visual network is wrapped by fdkd.MultiFrameBackbone,
-        student_recorders=dict(
-            feat=dict(
-                type='mmrazor.ModuleInputs',
-                source='backbone.backbone.layer4.1.relu')),
-        # which records one row per frame, (N*k, ...): fdkd.FrameMean takes
-        # the clip mean, (N*k, 512) -> (N, 512), after the distiller's
-        # pooling (either order gives the same: both are means)
-        student_connector=_base_.frame_mean))
+    distiller=_base_.fdkd_distiller)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -26,6 +26,8 @@ from torch import Tensor, nn
 from fdkd_plugin.compat import set_inplace_false
 from fdkd_plugin.frequency import frequency_split
 from fdkd_plugin.models.algorithms.cross_modal_distill import gt_labels_of
+from fdkd_plugin.models.backbones.multi_frame_backbone import (
+    frame_mean, frames_per_clip)
 
 __all__ = [
     'BANDS', 'FeatureSource', 'FDKD_FEATURE', 'FeatureExtractor',
@@ -220,7 +222,7 @@ class FeatureExtractor:
             features (``(N, C, ...)`` with ``pool=False``).
         """
         inputs = self._inputs(data)
-        n = inputs.shape[0]
+        n, k = inputs.shape[0], frames_per_clip(self.model, inputs)
         with self.recorders:
             self.model(inputs, None, mode='tensor')
             feats = {}
@@ -236,10 +238,10 @@ class FeatureExtractor:
                 if not isinstance(feat, Tensor):
                     raise ValueError(f'{name} is a {type(feat).__name__}, '
                                      'not a tensor: set a data index')
-                if feat.shape[0] != n and feat.shape[0] % n == 0:
+                if k > 1 and feat.shape[0] == n * k:
                     # a MultiFrameBackbone folds k frames into the batch:
                     # average them per clip, as its output does
-                    feat = feat.view(n, -1, *feat.shape[1:]).mean(1)
+                    feat = frame_mean(feat, k)
                 if self.pool and feat.dim() > 2:
                     feat = feat.flatten(2).mean(-1)  # (N, C, ...) -> (N, C)
                 feats[name] = feat.detach().float().cpu()

@@ -12,17 +12,9 @@ generator adds what a child cannot inherit:
   (C2KD: its teacher's lr and gradient clipping);
 - AV-digits: the half-width parts that configs/_base_/av/avdigits.py holds
   for a method (HALF_WIDTH);
-- VGGSound: the visual network is wrapped by fdkd.MultiFrameBackbone, so its
-  recorders under ``backbone.`` move to ``backbone.backbone.`` (read from
-  the method's base, which must exist). Those inner layers see the k frames
-  of a clip folded into the batch and record ``(N*k, ...)``, so every
-  ``loss_forward_mappings`` entry that reads one gets the clip mean first
-  (``_base_.frame_mean``, fdkd.FrameMean, from configs/_base_/av/
-  vggsound.py): prepended to the entry's connector (a list is an
-  ``nn.Sequential`` in MMRazor), or as its connector ``frame_mean`` when it
-  has none. OFD's teacher connector must stay an OFDTeacherConnector (the
-  OFDDistiller sets its margin only there): it becomes
-  fdkd.FrameMeanOFDTeacherConnector, max(clip mean, margin).
+- VGGSound needs nothing of its own: its visual network folds the frames
+  into the batch (fdkd.MultiFrameBackbone) with the one-frame layer paths,
+  and fdkd.CrossModalDistill averages per-frame records per clip.
 
 Usage::
 
@@ -146,93 +138,9 @@ def base_distiller(method: str):
                     f'{method}.py')
     if not osp.isfile(base):
         raise FileNotFoundError(
-            f'{base} is missing: the VGGSound children of {method!r} are '
-            'derived from its recorders')
+            f'{base} is missing: the children of {method!r} extend its '
+            f'{method}_distiller')
     return _load_distiller(base, method, os.stat(base).st_mtime)
-
-
-def _inner(rec: dict) -> bool:
-    """A recorder on a layer of the image backbone (not the head)."""
-    return rec['source'].startswith('backbone.')
-
-
-def vggsound_recorders(method: str, side: str) -> Dict[str, dict]:
-    """The ``{side}_recorders`` of the method's base with every source under
-    ``backbone.`` moved under ``backbone.backbone.``; {} if none moves."""
-    recorders = base_distiller(method).get(f'{side}_recorders') or {}
-    out, moved = {}, False
-    for name, rec in recorders.items():
-        rec = dict(rec)
-        if rec['source'].startswith('backbone.'):
-            rec['source'] = 'backbone.' + rec['source']
-            moved = True
-        out[name] = rec
-    return out if moved else {}
-
-
-FRAME_MEAN = '_base_.frame_mean'
-OFD_TEACHER = 'mmrazor.OFDTeacherConnector'
-
-
-def vggsound_frame_means(
-        method: str, side: str
-) -> Tuple[Dict[str, List[str]], Dict[Tuple[str, str], dict]]:
-    """Where the clip mean goes for the per-frame records of ``side``.
-
-    Returns:
-        ``({connector: [open, *items, close]}, {(loss, key): mapping
-        entry})``: the connectors to (re)define, as a list or dict call,
-        and the ``loss_forward_mappings`` entries that get the new
-        connector ``frame_mean``.
-    """
-    distiller = base_distiller(method)
-    ref = f'_base_.{method}_distiller'
-    recorders = distiller.get(f'{side}_recorders') or {}
-    inner = {name for name, rec in recorders.items() if _inner(rec)}
-    connectors = distiller.get('connectors') or {}
-    mappings = distiller.get('loss_forward_mappings') or {}
-    from_student = side == 'student'
-    per_frame, users, read = [], {}, set()
-    for loss, mapping in mappings.items():
-        for key, rec in mapping.items():
-            frames = (rec['from_student'] == from_student
-                      and rec['recorder'] in inner)
-            if frames:
-                per_frame.append((loss, key, rec))
-                read.add(rec['recorder'])
-            if rec.get('connector'):
-                users.setdefault(rec['connector'], set()).add(frames)
-    if inner - read:
-        raise ValueError(
-            f'{method}: {side} recorders {sorted(inner - read)} are per frame '
-            'on VGGSound but no loss_forward_mappings entry reads them, so '
-            'no fdkd.FrameMean can be put on them')
-    new_connectors, new_entries = {}, {}
-    for loss, key, rec in per_frame:
-        name = rec.get('connector')
-        if not name:
-            if 'frame_mean' in connectors:
-                raise ValueError(f'{method}: the base already has a '
-                                 "connector 'frame_mean'")
-            new_connectors['frame_mean'] = ['', FRAME_MEAN, '']
-            new_entries[(loss, key)] = dict(rec, connector='frame_mean')
-            continue
-        if users[name] != {True}:
-            raise ValueError(
-                f'{method}: connector {name!r} serves per-frame and per-clip '
-                'records; give them separate connectors in the base')
-        cfg = connectors[name]
-        if isinstance(cfg, dict) and cfg.get('type') == OFD_TEACHER:
-            new_connectors[name] = [
-                'dict(', "type='fdkd.FrameMeanOFDTeacherConnector'",
-                'num_frames=_base_.num_frames', ')'
-            ]
-        else:  # a list is unpacked into the new one
-            star = '' if isinstance(cfg, dict) else '*'
-            new_connectors[name] = [
-                '[', FRAME_MEAN, f'{star}{ref}.connectors.{name}', ']'
-            ]
-    return new_connectors, new_entries
 
 
 def child(method: str, dataset: str, direction: str) -> str:
@@ -268,27 +176,6 @@ def child(method: str, dataset: str, direction: str) -> str:
     for n, (path, entries) in enumerate(spec.items()):
         for k, entry in enumerate(entries):
             _add(tree, path, ([comment] if n == k == 0 else []) + [entry])
-    if dataset == 'vggsound':
-        side = 'student' if student == 'visual' else 'teacher'
-        recorders = vggsound_recorders(method, side)
-        if recorders:
-            items = []
-            for name, rec in recorders.items():
-                args = [f'{k}={v!r}' for k, v in rec.items()]
-                # 12 columns deep: one line if it fits
-                items.append(_fit(f'{name}=dict(', args, 12))
-            note = '# the visual network is wrapped by fdkd.MultiFrameBackbone'
-            _add(tree, '', [note] + _call(f'{side}_recorders=dict', items))
-            connectors, entries = vggsound_frame_means(method, side)
-            note = ['# its inner layers record one row per frame, (N*k, '
-                    '...): the', '# clip mean (fdkd.FrameMean) comes first']
-            for n, (name, expr) in enumerate(connectors.items()):
-                _add(tree, 'connectors', (note if n == 0 else []) +
-                     _fit(f'{name}=' + expr[0], expr[1:-1], 12, expr[-1]))
-            for (loss, key), rec in entries.items():
-                args = [f'{k}={v!r}' for k, v in rec.items()]
-                _add(tree, f'loss_forward_mappings.{loss}',
-                     _fit(f'{key}=dict(', args, 16))
     if tree:
         distiller = _call(
             'distiller=dict',

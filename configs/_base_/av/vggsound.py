@@ -9,15 +9,11 @@ audio_model = dict(head=dict(num_classes=50))
 fdkd_distiller = dict(num_classes=50)
 # no validation split ships: select the last epoch, never on test
 default_hooks = dict(checkpoint=dict(save_best=None))
-# 3 frames per clip: ResNet-18 on each frame, averaged (fdkd.MultiFrameBackbone);
-# its layers are then under backbone.backbone.*, and a recorder there holds
-# one row per frame, (N*k, ...): the distillers average them per clip with
-# frame_mean (fdkd.FrameMean), whose k is the pipeline's (one number, set in
-# configs/_base_/datasets/vggsound.py).
-num_frames = [
-    t for t in _base_.visual_train if t['type'] == 'fdkd.LoadFrames'
-][0]['num_frames']
-frame_mean = dict(type='fdkd.FrameMean', num_frames=num_frames)
+# 3 frames per clip (set in configs/_base_/datasets/vggsound.py): ResNet-18
+# runs on each frame and averages its outputs per clip
+# (fdkd.MultiFrameBackbone). Its layers keep their one-frame paths
+# (backbone.layer4.1.relu); fdkd.CrossModalDistill averages a record made
+# inside it, (N*k, ...), per clip before any connector or loss sees it.
 visual_model = dict(
     head=dict(num_classes=50),
     backbone=dict(

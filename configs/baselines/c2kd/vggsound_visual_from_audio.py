@@ -16,27 +16,6 @@ model = dict(
             loss_c2kd=dict(
                 _base_.c2kd_distiller.distill_losses.loss_c2kd,
                 # the VGGSound classes
-                num_classes=_base_.num_classes)),
-        # the visual network is wrapped by fdkd.MultiFrameBackbone
-        student_recorders=dict(
-            feat=dict(
-                type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer3'),
-            logits=dict(type='mmrazor.ModuleOutputs', source='head.fc'),
-            gt_label=dict(
-                type='mmrazor.ModuleInputs',
-                source='head.loss_module')),
-        connectors=dict(
-            # its inner layers record one row per frame, (N*k, ...): the
-            # clip mean (fdkd.FrameMean) comes first
-            frame_mean=_base_.frame_mean),
-        loss_forward_mappings=dict(
-            _base_.c2kd_distiller.loss_forward_mappings,
-            loss_c2kd=dict(
-                _base_.c2kd_distiller.loss_forward_mappings.loss_c2kd,
-                student_feat=dict(
-                    from_student=True,
-                    recorder='feat',
-                    connector='frame_mean')))))
+                num_classes=_base_.num_classes))))
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -8,20 +8,6 @@ model = dict(
     teacher_ckpt='work_dirs/vggsound_audio/selected.pth',
     student_modality='visual',
     teacher_modality='audio',
-    distiller=dict(
-        _base_.feat_distiller,
-        # the visual network is wrapped by fdkd.MultiFrameBackbone
-        student_recorders=dict(
-            feat=dict(
-                type='mmrazor.ModuleInputs',
-                source='backbone.backbone.layer4.1.relu')),
-        connectors=dict(
-            _base_.feat_distiller.connectors,
-            # its inner layers record one row per frame, (N*k, ...): the
-            # clip mean (fdkd.FrameMean) comes first
-            pool_s=[
-                _base_.frame_mean,
-                _base_.feat_distiller.connectors.pool_s
-            ])))
+    distiller=_base_.feat_distiller)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

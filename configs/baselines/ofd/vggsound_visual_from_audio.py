@@ -8,41 +8,6 @@ model = dict(
     teacher_ckpt='work_dirs/vggsound_audio/selected.pth',
     student_modality='visual',
     teacher_modality='audio',
-    distiller=dict(
-        _base_.ofd_distiller,
-        # the visual network is wrapped by fdkd.MultiFrameBackbone
-        student_recorders=dict(
-            stage1=dict(
-                type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer1.1.bn2'),
-            stage2=dict(
-                type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer2.1.bn2'),
-            stage3=dict(
-                type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer3.1.bn2'),
-            stage4=dict(
-                type='mmrazor.ModuleOutputs',
-                source='backbone.backbone.layer4.1.bn2')),
-        connectors=dict(
-            _base_.ofd_distiller.connectors,
-            # its inner layers record one row per frame, (N*k, ...): the
-            # clip mean (fdkd.FrameMean) comes first
-            loss_ofd1_sfeat=[
-                _base_.frame_mean,
-                *_base_.ofd_distiller.connectors.loss_ofd1_sfeat
-            ],
-            loss_ofd2_sfeat=[
-                _base_.frame_mean,
-                *_base_.ofd_distiller.connectors.loss_ofd2_sfeat
-            ],
-            loss_ofd3_sfeat=[
-                _base_.frame_mean,
-                *_base_.ofd_distiller.connectors.loss_ofd3_sfeat
-            ],
-            loss_ofd4_sfeat=[
-                _base_.frame_mean,
-                *_base_.ofd_distiller.connectors.loss_ofd4_sfeat
-            ])))
+    distiller=_base_.ofd_distiller)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -8,20 +8,6 @@ model = dict(
     teacher_ckpt='work_dirs/vggsound_visual/selected.pth',
     student_modality='audio',
     teacher_modality='visual',
-    distiller=dict(
-        _base_.pkd_distiller,
-        # the visual network is wrapped by fdkd.MultiFrameBackbone
-        teacher_recorders=dict(
-            feat=dict(
-                type='mmrazor.ModuleInputs',
-                source='backbone.backbone.layer4.1.relu')),
-        connectors=dict(
-            _base_.pkd_distiller.connectors,
-            # its inner layers record one row per frame, (N*k, ...): the
-            # clip mean (fdkd.FrameMean) comes first
-            pool_t=[
-                _base_.frame_mean,
-                _base_.pkd_distiller.connectors.pool_t
-            ])))
+    distiller=_base_.pkd_distiller)
 val_cfg = _base_.cross_modal_val_cfg
 test_cfg = _base_.cross_modal_test_cfg

@@ -13,6 +13,8 @@ from mmrazor.models.distillers import OFDDistiller
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
+from ..backbones.multi_frame_backbone import (average_frame_records,
+                                              frames_per_clip)
 from .controls import check_control, drop_teacher_terms
 from .model_checks import (check_labels, check_teacher_ckpt_exists,
                            load_teacher_checkpoint, num_classes_of)
@@ -301,6 +303,8 @@ class CrossModalDistill(SingleTeacherDistill):
             with self.distiller.teacher_recorders, self.distiller.deliveries:
                 teacher_losses = self.teacher(
                     teacher_inputs, data_samples, mode='loss')
+            self._per_clip(self.teacher, self.distiller.teacher_recorders,
+                           teacher_inputs)
             losses.update(add_prefix(teacher_losses, 'teacher'))
         else:
             self._frozen_teacher_forward(teacher_inputs, data_samples)
@@ -313,6 +317,8 @@ class CrossModalDistill(SingleTeacherDistill):
                 losses.update(add_prefix(student_losses, 'student'))
             else:
                 self.student(student_inputs, data_samples, mode='tensor')
+        self._per_clip(self.student, self.distiller.student_recorders,
+                       student_inputs)
 
         if not self.distillation_stopped:
             if self._distiller_takes_labels:
@@ -333,8 +339,21 @@ class CrossModalDistill(SingleTeacherDistill):
             with torch.no_grad():
                 # 'tensor' mode: the recorders need the forward pass only,
                 # not the teacher's (discarded) task loss
-                return self.teacher(
+                output = self.teacher(
                     teacher_inputs, data_samples, mode='tensor')
+        self._per_clip(self.teacher, self.distiller.teacher_recorders,
+                       teacher_inputs)
+        return output
+
+    @staticmethod
+    def _per_clip(network: torch.nn.Module, recorders,
+                  inputs: torch.Tensor) -> None:
+        """One record row per clip: a network that folds ``k`` frames into
+        the batch (``fdkd.MultiFrameBackbone``) records ``(N*k, ...)`` at
+        its inner layers; those records become their clip means, ``(N,
+        ...)``, before any connector or the teacher cache sees them."""
+        average_frame_records(recorders, inputs.shape[0],
+                              frames_per_clip(network, inputs))
 
     def train(self, mode: bool = True) -> 'CrossModalDistill':
         """A frozen teacher stays in eval mode as a whole (norms, dropout)."""

@@ -1,3 +1,8 @@
-from .multi_frame_backbone import MultiFrameBackbone
+from .multi_frame_backbone import (FrameFolding, MultiFrameBackbone,
+                                   average_frame_records, frame_mean,
+                                   frames_per_clip)
 
-__all__ = ['MultiFrameBackbone']
+__all__ = [
+    'FrameFolding', 'MultiFrameBackbone', 'average_frame_records',
+    'frame_mean', 'frames_per_clip'
+]

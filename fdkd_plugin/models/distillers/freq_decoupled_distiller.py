@@ -75,13 +75,10 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
             student feature, e.g. one that maps it to ``in_channels`` when
             the widths differ, ``dict(type='mmrazor.TorchNNConnector',
             module_name='Linear', module_args=dict(in_features=768,
-            out_features=1280))``, or ``dict(type='fdkd.FrameMean',
-            num_frames=k)`` for a per-frame ``(N*k, ...)`` record of a
-            network wrapped by ``fdkd.MultiFrameBackbone``. Defaults to
-            None (the feature as recorded).
+            out_features=1280))``. Defaults to None (the feature as
+            recorded).
         teacher_connector (dict, optional): The same for the teacher
-            feature, e.g. ``fdkd.FrameMean`` for a multi-frame visual
-            teacher. Defaults to None.
+            feature. Defaults to None.
 
             Both connectors see the recorded feature after pooling when
             ``pool=True`` (``(N, C)``), the map ``(N, C, H, W)`` otherwise,
@@ -255,11 +252,9 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
                     f'module_args=dict(in_features={student.shape[1]}, '
                     f'out_features={teacher.shape[1]}))'
                     if student.shape[0] == teacher.shape[0] else
-                    'teacher and student must see the same batch; a '
-                    'per-frame record (N*k rows) of a network wrapped by '
-                    'fdkd.MultiFrameBackbone needs dict(type='
-                    "'fdkd.FrameMean', num_frames=k) as that side's "
-                    'student_connector / teacher_connector')
+                    'teacher and student must see the same batch (one row '
+                    'per sample; fdkd.CrossModalDistill averages the '
+                    'per-frame records of fdkd.MultiFrameBackbone per clip)')
             raise ValueError(
                 f'recorded student feature {tuple(student.shape)} and '
                 f'teacher feature {tuple(teacher.shape)} differ: {hint}')
@@ -360,7 +355,7 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
         losses = super().compute_distill_losses()
         student = self._recorded(self.student_feat, from_student=True)
         teacher = self._recorded(self.teacher_feat, from_student=False)
-        # connectors after pooling (FrameMean commutes with it)
+        # connectors after pooling
         if self.student_connector is not None:
             student = self.student_connector(student)
         if self.teacher_connector is not None:
