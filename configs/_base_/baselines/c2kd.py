@@ -22,18 +22,17 @@
 # at lr 0.05 from the seed-0 audio teacher trained all 12 epochs with finite
 # losses in seeds 0 and 1 (2026-12-06): student test 75.6 / 74.8 %, the
 # fine-tuned teacher 93.4 / 94.0 % (the old workaround table: 75.2 +- 0.4).
-# Labels: the inputs of the student head's loss module (data_idx=1).
+# Labels: by argument (fdkd.LabelledDistiller, from fdkd.CrossModalDistill).
 # Widths / classes: full-width ResNet-18; num_classes is a placeholder that
 # the dataset's child config must set (the half-width AV-digits values are
 # c2kd_channels in configs/_base_/av/avdigits.py).
 _layer3 = dict(type='mmrazor.ModuleOutputs', source='backbone.layer3')
 _logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
 c2kd_distiller = dict(
-    type='mmrazor.ConfigurableDistiller',
+    type='fdkd.LabelledDistiller',
     student_recorders=dict(
         feat=_layer3,
-        logits=_logits,
-        gt_label=dict(type='mmrazor.ModuleInputs', source='head.loss_module')),
+        logits=_logits),
     teacher_recorders=dict(feat=_layer3, logits=_logits),
     distill_losses=dict(
         loss_c2kd=dict(
@@ -52,6 +51,4 @@ c2kd_distiller = dict(
             student_feat=dict(from_student=True, recorder='feat'),
             teacher_feat=dict(from_student=False, recorder='feat'),
             student_logits=dict(from_student=True, recorder='logits'),
-            teacher_logits=dict(from_student=False, recorder='logits'),
-            gt_label=dict(from_student=True, recorder='gt_label',
-                          data_idx=1))))
+            teacher_logits=dict(from_student=False, recorder='logits'))))

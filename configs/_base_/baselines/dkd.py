@@ -11,16 +11,13 @@
 # The DKD paper's CIFAR-100 setting (beta=8, tau=4, i.e. NCKD weighted 128)
 # drove the AV-digits audio student to 55.2 % (Uni 80.2, seed 0); this one
 # gives 89.2 % (docs/results.md).
-# The labels are the inputs of the student head's loss module
-# (head.loss_module(cls_score, target, ...): data_idx=1), mmrazor's route
-# for labels in ConfigurableDistiller. Width-independent: the same on the
+# The labels reach DKDLoss's gt_label by argument (fdkd.LabelledDistiller,
+# from fdkd.CrossModalDistill). Width-independent: the same on the
 # half-width AV-digits networks.
 _logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
 dkd_distiller = dict(
-    type='mmrazor.ConfigurableDistiller',
-    student_recorders=dict(
-        logits=_logits,
-        gt_label=dict(type='mmrazor.ModuleInputs', source='head.loss_module')),
+    type='fdkd.LabelledDistiller',
+    student_recorders=dict(logits=_logits),
     teacher_recorders=dict(logits=_logits),
     distill_losses=dict(
         loss_dkd=dict(
@@ -33,6 +30,4 @@ dkd_distiller = dict(
     loss_forward_mappings=dict(
         loss_dkd=dict(
             student_logits=dict(from_student=True, recorder='logits'),
-            teacher_logits=dict(from_student=False, recorder='logits'),
-            gt_label=dict(from_student=True, recorder='gt_label',
-                          data_idx=1))))
+            teacher_logits=dict(from_student=False, recorder='logits'))))

@@ -6,14 +6,12 @@
 # gamma=1.5: the official ones (yzd-v/cls_KD, NKDLoss(temp=1.0, gamma=1.5)).
 # The FDKD paper's Table 1 caption describes its NKD row as "only
 # non-target class logits": set target_weight=0 for that reading.
-# Labels: the inputs of the student head's loss module (data_idx=1).
+# Labels: by argument (fdkd.LabelledDistiller, from fdkd.CrossModalDistill).
 # Width-independent: the same on the half-width AV-digits networks.
 _logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
 nkd_distiller = dict(
-    type='mmrazor.ConfigurableDistiller',
-    student_recorders=dict(
-        logits=_logits,
-        gt_label=dict(type='mmrazor.ModuleInputs', source='head.loss_module')),
+    type='fdkd.LabelledDistiller',
+    student_recorders=dict(logits=_logits),
     teacher_recorders=dict(logits=_logits),
     distill_losses=dict(
         loss_nkd=dict(
@@ -25,6 +23,4 @@ nkd_distiller = dict(
     loss_forward_mappings=dict(
         loss_nkd=dict(
             student_logits=dict(from_student=True, recorder='logits'),
-            teacher_logits=dict(from_student=False, recorder='logits'),
-            gt_label=dict(from_student=True, recorder='gt_label',
-                          data_idx=1))))
+            teacher_logits=dict(from_student=False, recorder='logits'))))

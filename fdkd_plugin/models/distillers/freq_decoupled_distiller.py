@@ -6,19 +6,17 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmrazor.models.distillers import ConfigurableDistiller
 
 from fdkd_plugin.frequency import (band_bins, frequency_split,
                                    split_cutoff_range)
 from fdkd_plugin.registry import MODELS
+from .labelled_distiller import LabelledDistiller, LossResults
 
 __all__ = ['FreqDecoupledDistiller']
 
-LossResults = Dict[str, torch.Tensor]
-
 
 @MODELS.register_module()
-class FreqDecoupledDistiller(ConfigurableDistiller):
+class FreqDecoupledDistiller(LabelledDistiller):
     r"""Frequency-decoupled cross-modal distillation (FDKD).
 
     From the recorded student feature :math:`X^s` and teacher feature
@@ -352,7 +350,7 @@ class FreqDecoupledDistiller(ConfigurableDistiller):
             ``loss_align_{band}_{student,teacher}``, ``loss_task_{band}``
             and the MMRazor losses.
         """
-        losses = super().compute_distill_losses()
+        losses = super().compute_distill_losses(gt_label)
         student = self._recorded(self.student_feat, from_student=True)
         teacher = self._recorded(self.teacher_feat, from_student=False)
         # connectors after pooling
