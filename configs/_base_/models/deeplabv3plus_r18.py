@@ -17,32 +17,26 @@
 # skips it with a size-mismatch warning and that conv keeps its random init,
 # while every other layer loads. Tests and offline runs set
 # `...backbone.init_cfg=None`.
+_base_ = ['mmseg::_base_/models/deeplabv3plus_r50-d8.py']
+# What differs from mmseg's DeepLabV3+ R-50 base (its `model`):
 norm_cfg = dict(type='BN', requires_grad=True)
 sync_bn = 'torch'
-
-
+_mmseg = _base_.model
+_loss = dict(type='mmseg.CrossEntropyLoss', use_sigmoid=False)
 _backbone = dict(
-    type='mmseg.ResNetV1c',
+    _mmseg.backbone,
+    type='mmseg.ResNetV1c',  # this scope is fdkd: name mmseg's modules
     depth=18,
     in_channels=3,
-    num_stages=4,
-    out_indices=(0, 1, 2, 3),
-    dilations=(1, 1, 2, 4),
-    strides=(1, 2, 1, 1),
     norm_cfg=norm_cfg,
-    norm_eval=False,
-    style='pytorch',
-    contract_dilation=True,
     init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnet18_v1c'))
 _decode_head = dict(
+    _mmseg.decode_head,
     type='mmseg.DepthwiseSeparableASPPHead',
     in_channels=512,
-    in_index=3,
     channels=128,
-    dilations=(1, 12, 24, 36),
     c1_in_channels=64,
     c1_channels=12,
-    dropout_ratio=0.1,
     num_classes=40,
     norm_cfg=norm_cfg,
     # not in place: the distiller records the input of the last ReLU, which
@@ -50,22 +44,15 @@ _decode_head = dict(
     # module to inplace=False too, through fdkd_plugin.compat; this keeps the
     # unimodal networks right on their own)
     act_cfg=dict(type='ReLU', inplace=False),
-    align_corners=False,
-    loss_decode=dict(
-        type='mmseg.CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
+    loss_decode=dict(_loss, loss_weight=1.0))
 _auxiliary_head = dict(
+    _mmseg.auxiliary_head,
     type='mmseg.FCNHead',
     in_channels=256,
-    in_index=2,
     channels=64,
-    num_convs=1,
-    concat_input=False,
-    dropout_ratio=0.1,
     num_classes=40,
     norm_cfg=norm_cfg,
-    align_corners=False,
-    loss_decode=dict(
-        type='mmseg.CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
+    loss_decode=dict(_loss, loss_weight=0.4))
 
 rgb_model = dict(
     type='mmseg.EncoderDecoder',
@@ -74,17 +61,18 @@ rgb_model = dict(
     backbone=_backbone,
     decode_head=_decode_head,
     auxiliary_head=_auxiliary_head,
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    train_cfg=_mmseg.train_cfg,
+    test_cfg=_mmseg.test_cfg)
 depth_model = dict(
-    type='mmseg.EncoderDecoder',
+    rgb_model,
     data_preprocessor=dict(
         type='fdkd.MultiModalDataPreprocessor', modality='depth'),
-    backbone=dict(_backbone, in_channels=1),
-    decode_head=_decode_head,
-    auxiliary_head=_auxiliary_head,
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    backbone=dict(_backbone, in_channels=1))
+# mmseg's `model` and `data_preprocessor` are not this base's: each child
+# sets its own model (one of the two above, or a distillation of both)
+model = dict(_delete_=True)
+data_preprocessor = dict(_delete_=True)
+del _mmseg, _loss
 del _backbone, _decode_head, _auxiliary_head  # in the models now
 
 # FDKD on segmentation maps (paper A.3): features keep their spatial layout
