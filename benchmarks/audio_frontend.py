@@ -29,20 +29,16 @@ import math
 import os
 import os.path as osp
 import pstats
-import sys
 import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import fdkd_plugin  # noqa: E402,F401
-from common import interleaved, machine_info  # noqa: E402
-from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table  # noqa: E402
+import fdkd_plugin  # noqa: F401
+from common import interleaved, machine_info
+from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table
 
 SETTINGS = {
     'avdigits': 'configs/_base_/datasets/avdigits.py',

@@ -28,14 +28,11 @@ import statistics
 import sys
 from typing import Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-import fdkd_plugin  # noqa: E402,F401
-from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,  # noqa: E402
+import fdkd_plugin  # noqa: F401
+from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,
                                     markdown_table, train_and_test)
 # the FDKD / Feat step time lives with the other step benchmarks
-from train_step import step_time_ratio  # noqa: E402
+from train_step import step_time_ratio
 
 DIRECTIONS = {
     'audio_from_visual': ('audio', 'visual'),

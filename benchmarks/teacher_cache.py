@@ -33,15 +33,12 @@ import tempfile
 import time
 from typing import Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-import fdkd_plugin  # noqa: E402,F401
-from common import machine_info  # noqa: E402
-from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table  # noqa: E402
+import fdkd_plugin  # noqa: F401
+from common import machine_info
+from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table
 
 DIRECTIONS = {
     'visual_from_audio': 'audio',  # name: teacher modality

@@ -28,23 +28,19 @@ import contextlib
 import copy
 import math
 import os.path as osp
-import sys
 import tempfile
 import time
 import warnings
 from typing import Dict, List, Optional, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-import fdkd_plugin  # noqa: E402,F401
-from common import Timer, interleaved, machine_info, median_ms  # noqa: E402
-from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table  # noqa: E402
+import fdkd_plugin  # noqa: F401
+from common import Timer, interleaved, machine_info, median_ms
+from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table
 
 FEAT_CFG = 'configs/baselines/feat/avdigits_audio_from_visual.py'
 FDKD_CFG = 'configs/fdkd/avdigits_audio_from_visual.py'

@@ -33,13 +33,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from fdkd_plugin.experiments import (DATASETS, METHODS,  # noqa: E402
-                                     directions_of, method_config,
-                                     modalities_of, unimodal_config)
-from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,  # noqa: E402
-                                    train_and_test)
+from fdkd_plugin.experiments import (DATASETS, METHODS, directions_of,
+                                     method_config, modalities_of,
+                                     unimodal_config)
+from fdkd_plugin.utils.runs import REPO_ROOT, data_options, train_and_test
 
 
 def _load_collector():

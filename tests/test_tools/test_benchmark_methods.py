@@ -1,23 +1,13 @@
 """benchmarks/avdigits_kd.py: every method row names a shipped config in
 both directions, and its options set what its label says."""
-import importlib.util
 import os.path as osp
 
 import pytest
 from mmengine.config import Config, DictAction
 
-from fdkd_helpers import REPO_ROOT
+from fdkd_helpers import REPO_ROOT, load_script
 
-
-def _bench():
-    path = osp.join(REPO_ROOT, 'benchmarks', 'avdigits_kd.py')
-    spec = importlib.util.spec_from_file_location('avdigits_kd', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench()
+BENCH = load_script('benchmarks/avdigits_kd.py')
 CASES = [(m, d) for m in BENCH.METHODS for d in BENCH.DIRECTIONS]
 
 

@@ -49,11 +49,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from fdkd_plugin.experiments import (DATASETS, GROUPS, METHOD_LABELS,
+                                     MODALITY_ABBR)
+from fdkd_plugin.models.algorithms.controls import CONTROLS
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO_ROOT)  # run as a script from anywhere
-from fdkd_plugin.experiments import (DATASETS, GROUPS,  # noqa: E402
-                                     METHOD_LABELS, MODALITY_ABBR)
-from fdkd_plugin.models.algorithms.controls import CONTROLS  # noqa: E402
 
 # data set class name -> data set, for configs with another file name
 DATASET_TYPES = {

@@ -30,16 +30,14 @@ Writes ``OUT/NAME.png`` (bars per band, one group per ``--layer``) and
 """
 import argparse
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-from fdkd_plugin.analysis import BANDS, band_cka, band_cosine  # noqa: E402
+from fdkd_plugin.analysis import BANDS, band_cka, band_cosine
 
 COLORS = {'raw': '#7f7f7f', 'low': '#1f77b4', 'high': '#d62728'}
 METRICS = {'cka': band_cka, 'cosine': band_cosine}

@@ -19,16 +19,14 @@ mean, std; and the gap first minus second network).
 """
 import argparse
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-from fdkd_plugin.analysis import BANDS, split_bands  # noqa: E402
+from fdkd_plugin.analysis import BANDS, split_bands
 
 COLORS = ['#ff7f0e', '#2ca02c']
 

@@ -21,13 +21,11 @@ cosine).
 import argparse
 import json
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
 FILE = 'loss_gradients.jsonl'
 

@@ -15,16 +15,14 @@ row per difference) and ``OUT/NAME.json`` (largest gradient of each loss).
 """
 import argparse
 import os.path as osp
-import sys
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-from fdkd_plugin.registry import MODELS  # noqa: E402
+from fdkd_plugin.registry import MODELS
 
 LOSSES = {
     'mse': dict(type='fdkd.StdMSELoss', standardize=False),

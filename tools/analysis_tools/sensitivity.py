@@ -29,10 +29,9 @@ from typing import List, Optional
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-from fdkd_plugin.utils import runs  # noqa: E402
+from fdkd_plugin.utils import runs
 
 PAPER_GRID = [0.5, 1.0, 3.0, 5.0]
 

@@ -17,16 +17,14 @@ clusters).
 """
 import argparse
 import os.path as osp
-import sys
 from typing import List, Optional
 
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-from fdkd_plugin.analysis import BANDS, split_bands  # noqa: E402
+from fdkd_plugin.analysis import BANDS, split_bands
 
 MARKERS = ['o', '^']
 

@@ -45,8 +45,7 @@ from typing import List, Optional
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _video  # noqa: E402
+import _video
 
 SPEC_SECONDS = 10.0
 SPEC_NPERSEG = 512

@@ -25,8 +25,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _video  # noqa: E402
+import _video
 
 
 def build_jobs(root: Path, out: Path) -> List[_video.VideoJob]:

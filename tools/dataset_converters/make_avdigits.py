@@ -72,9 +72,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _espeak  # noqa: E402
-import _video  # noqa: E402
+import _espeak
+import _video
 
 FORMAT = 'avdigits-2'  # 2: light ink on dark ground
 SPLITS = ('train', 'val', 'test')
