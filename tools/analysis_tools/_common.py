@@ -1,8 +1,8 @@
 """What the analysis tools share: the flags that load a pair of networks and
 their paired data, the feature pass, and writing figures and numbers.
 
-Imported by the tools in this folder (``import _common`` after putting the
-folder on ``sys.path``); the measurements themselves live in
+Imported by the tools in this folder as ``import _common`` (a script's own
+folder is ``sys.path[0]``); the measurements themselves live in
 :mod:`fdkd_plugin.analysis`.
 """
 import argparse

@@ -20,8 +20,8 @@ filled under a temporary name and renamed when complete. An interrupted run
 therefore leaves either a finished output or none, and the next run redoes
 only what is missing.
 
-This module is imported by the converter scripts through ``sys.path`` (the
-``tools`` folder is not a package).
+The converter scripts import it as ``import _video`` (a script's own folder
+is ``sys.path[0]``; the ``tools`` folder is not a package).
 """
 from __future__ import annotations
 
