@@ -36,7 +36,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 from fdkd_plugin.experiments import (DATASETS, METHODS, directions_of,
                                      method_config, modalities_of,
                                      unimodal_config)
-from fdkd_plugin.utils.runs import REPO_ROOT, data_options, train_and_test
+from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, train_and_test,
+                                    write_identity)
 
 
 def _load_collector():
@@ -71,6 +72,8 @@ class PlannedRun:
     work_dir: str
     cfg_options: List[str] = field(default_factory=list)
     teacher_dir: Optional[str] = None  # the teacher run's work dir
+    dataset: str = ''
+    control: Optional[str] = None  # a control of ``method`` (model.control)
 
     @property
     def name(self) -> str:
@@ -80,6 +83,19 @@ class PlannedRun:
 
     def is_done(self) -> bool:
         return osp.isfile(osp.join(REPO_ROOT, self.work_dir, 'done.json'))
+
+    def write_identity(self) -> str:
+        """``experiment.json`` in the work dir: what this run is, for the
+        collector (its table row is ``method`` or ``method+control``)."""
+        return write_identity(
+            self.work_dir,
+            method=self.method.partition('+')[0],
+            control=self.control,
+            dataset=self.dataset,
+            student=self.student,
+            teacher=self.teacher,
+            seed=self.seed,
+            config=self.config)
 
 
 def available_methods(dataset: str) -> List[str]:
@@ -135,7 +151,7 @@ def plan(dataset: str,
                 PlannedRun(seed, 'uni', modality, None,
                            unimodal_config(dataset, modality),
                            teachers[modality],
-                           list(opts)))
+                           list(opts), dataset=dataset))
         for direction, student, teacher in directions_of(dataset):
             for method in methods:
                 config = method_config(method, dataset, direction)
@@ -160,7 +176,9 @@ def plan(dataset: str,
                             ([f'model.control={control}'] if control else
                              []),
                             teacher_dir=teachers[teacher]
-                            if uses_teacher else None))
+                            if uses_teacher else None,
+                            dataset=dataset,
+                            control=control))
     return runs
 
 
@@ -245,6 +263,7 @@ def execute(runs: Sequence[PlannedRun],
         reused = run.is_done()
         started = progress.clock()
         try:
+            run.write_identity()
             result = train(
                 run.config, run.work_dir, run.cfg_options, quiet=True)
         except Exception as e:  # a failed run must not stop the sweep

@@ -9,7 +9,10 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-__all__ = ['REPO_ROOT', 'data_options', 'train_and_test', 'markdown_table']
+__all__ = [
+    'REPO_ROOT', 'IDENTITY_FILE', 'IDENTITY_KEYS', 'data_options',
+    'write_identity', 'read_identity', 'train_and_test', 'markdown_table'
+]
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -35,6 +38,47 @@ def _run(cmd: List[str], log: Optional[str],
             tail = f.read()[-4000:]
         raise RuntimeError(f'{" ".join(cmd)} failed ({proc.returncode}); '
                            f'log {log}:\n{tail}')
+
+
+#: what a run is, written by the runner that chose it (tools/run_table.py)
+#: and read by the results collector instead of re-identifying the run from
+#: its dumped config
+IDENTITY_FILE = 'experiment.json'
+IDENTITY_KEYS = ('method', 'control', 'dataset', 'student', 'teacher',
+                 'seed', 'config')
+
+
+def write_identity(work_dir: str, **identity) -> str:
+    """Write ``work_dir/experiment.json``: ``method`` (``'uni'`` for a
+    unimodal model), ``control`` (None or a control name), ``dataset``,
+    ``student`` / ``teacher`` modalities (teacher None for ``'uni'``),
+    ``seed`` and ``config``; atomically. Returns the file's path."""
+    unknown = set(identity) - set(IDENTITY_KEYS)
+    missing = set(IDENTITY_KEYS) - set(identity)
+    if unknown or missing:
+        raise ValueError(f'identity keys: unknown {sorted(unknown)}, '
+                         f'missing {sorted(missing)}')
+    abs_dir = osp.join(REPO_ROOT, work_dir)
+    os.makedirs(abs_dir, exist_ok=True)
+    path = osp.join(abs_dir, IDENTITY_FILE)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(identity, f, indent=2)
+    os.replace(path + '.tmp', path)
+    return path
+
+
+def read_identity(run_dir: str) -> Optional[dict]:
+    """``experiment.json`` of a run folder, or None when there is none (a
+    run made by hand) or it is unreadable or incomplete."""
+    path = osp.join(run_dir, IDENTITY_FILE)
+    try:
+        with open(path) as f:
+            identity = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(identity, dict) or set(identity) != set(IDENTITY_KEYS):
+        return None
+    return identity
 
 
 def data_options(data_root: str,

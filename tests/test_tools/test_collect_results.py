@@ -11,6 +11,8 @@ from mmengine.config import Config, DictAction
 
 from fdkd_helpers import REPO_ROOT, load_script
 
+from fdkd_plugin.utils import runs as runs_mod
+
 collect = load_script('tools/analysis_tools/collect_results.py')
 
 
@@ -301,6 +303,33 @@ def test_identified_from_config_not_folder_names(tmp_path):
     assert any(
         n.startswith('Duplicate seed 7 for DKD AV-digits A: kept')
         for n in table.notes)
+
+
+def test_runner_identity_is_used_as_written(tmp_path):
+    """A run with experiment.json (written by tools/run_table.py) takes
+    method, control, data set, modalities and seed from it, whatever its
+    config or folder says; an unreadable one falls back to the config."""
+    configs = write_configs(tmp_path / 'configs')
+    # a DKD config in a folder named like Logit, said to be FDKD's control
+    folder = tmp_path / 'w' / 'seed0' / 'logit_audio_from_visual'
+    make_run(str(folder), av('dkd', 'audio'), 7, 50.0, configs=configs)
+    runs_mod.write_identity(
+        str(folder), method='fdkd', control='no_teacher_terms',
+        dataset='avdigits', student='audio', teacher='visual', seed=2,
+        config='configs/fdkd/avdigits_audio_from_visual.py')
+    broken = tmp_path / 'w' / 'seed0' / 'x'
+    make_run(str(broken), av('feat', 'visual'), 4, 40.0, configs=configs)
+    (broken / 'experiment.json').write_text('{"method": "fdkd"}')
+    runs = {
+        osp.basename(r.path): r
+        for r in collect.collect([str(tmp_path / 'w')], configs)
+    }
+    said = runs['logit_audio_from_visual']
+    assert (said.method, said.row, said.dataset, said.student, said.teacher,
+            said.seed, said.value) == ('fdkd', 'fdkd+no_teacher_terms',
+                                       'avdigits', 'audio', 'visual', 2,
+                                       50.0)
+    assert (runs['x'].method, runs['x'].seed) == ('feat', 4)
 
 
 def test_missing_run_named_by_folder_when_config_absent(tmp_path):

@@ -11,6 +11,8 @@ from mmengine.config import Config, DictAction
 
 from fdkd_helpers import REPO_ROOT, load_script
 
+from fdkd_plugin.utils import runs as runs_mod
+
 run_table = load_script('tools/run_table.py')
 
 
@@ -158,6 +160,35 @@ def test_execute_resumes_and_reports_eta(tmp_path):
     again = FakeTraining({'visual': 2, 'audio': 4, 'kd': 3})
     run_table.execute(runs, train=again, log=lambda s: None)
     assert again.trained == []
+
+
+
+def test_each_run_says_what_it_is(tmp_path):
+    """experiment.json in every work dir, written before training: the
+    collector's row for it (method, control), data set, modalities, seed,
+    config."""
+    wd = str(tmp_path / 'wd')
+    runs = run_table.plan('avdigits', [3], ['dml', 'fdkd'], wd, 'data/x',
+                          controls=['fdkd:untrained_teacher'])
+    run_table.execute(runs, train=FakeTraining({'visual': 1, 'audio': 1,
+                                                'kd': 1}),
+                      log=lambda s: None)
+    got = {}
+    for run in runs:
+        with open(osp.join(run.work_dir, 'experiment.json')) as f:
+            got[osp.basename(run.work_dir)] = json.load(f)
+    assert got['avdigits_audio'] == dict(
+        method='uni', control=None, dataset='avdigits', student='audio',
+        teacher=None, seed=3, config='configs/unimodal/avdigits_audio.py')
+    assert got['fdkd_untrained_teacher_visual_from_audio'] == dict(
+        method='fdkd', control='untrained_teacher', dataset='avdigits',
+        student='visual', teacher='audio', seed=3,
+        config='configs/fdkd/avdigits_visual_from_audio.py')
+    assert got['dml_audio_from_visual']['method'] == 'dml'
+    assert got['dml_audio_from_visual']['control'] is None
+    with pytest.raises(ValueError, match=r"missing \['seed'\]"):
+        runs_mod.write_identity(wd, method='x', control=None, dataset='d',
+                                student='a', teacher=None, config='c')
 
 
 def test_failed_teacher_skips_only_its_students(tmp_path):

@@ -5,8 +5,11 @@
 
 Every folder under the given work dirs that holds a run (``done.json``,
 ``test_metrics.json``, ``run.log``, ``last_checkpoint`` or a dumped config
-next to an MMEngine ``<timestamp>/`` log folder) is read. A run is identified
-from its **dumped config**, not from where it lies:
+next to an MMEngine ``<timestamp>/`` log folder) is read. A run made by
+``tools/run_table.py`` says what it is in its ``experiment.json`` (method,
+control, data set, modalities, seed, config), which is used as written. Any
+other run (made by hand) is identified from its **dumped config**, not from
+where it lies:
 
 * dataset: the config file name (``avdigits_audio_from_visual.py``), else the
   train data set's type, else the folder names;
@@ -52,6 +55,7 @@ from mmengine.config import Config
 from fdkd_plugin.experiments import (DATASETS, GROUPS, METHOD_LABELS,
                                      MODALITY_ABBR)
 from fdkd_plugin.models.algorithms.controls import CONTROLS
+from fdkd_plugin.utils.runs import read_identity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -376,6 +380,9 @@ def read_runs(run_dir: str,
         except Exception as e:  # a half-written dump: fall back to names
             error = f'unreadable config {config_path}: {e}'
     model = (cfg.get('model') or {}) if cfg is not None else {}
+    # a run of tools/run_table.py says what it is (experiment.json); a
+    # run made by hand is identified from its config
+    identity = read_identity(run_dir)
     directions = model.get('directions')
     parts = list(directions) if isinstance(directions, dict) else ['']
     runs = []
@@ -401,6 +408,13 @@ def read_runs(run_dir: str,
                 f'{name} (modified)'
             run.variant_note = (f'`{model.get("type")}` trains '
                                 f'{", ".join(parts)} in one run')
+        elif identity is not None:  # what the runner that made it says
+            run.dataset, run.student, run.teacher, run.seed = (
+                identity['dataset'], identity['student'],
+                identity['teacher'], identity['seed'])
+            run.method = identity['method']
+            run.row = run.method if identity['control'] is None else \
+                f'{run.method}+{identity["control"]}'
         else:
             _identify_method(run, cfg, index)
             control = model.get('control')
