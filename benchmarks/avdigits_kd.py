@@ -29,30 +29,31 @@ import sys
 from typing import Dict, List, Optional
 
 import fdkd_plugin  # noqa: F401
+from fdkd_plugin.experiments import directions_of, method_config
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,
                                     markdown_table, train_and_test)
 # the FDKD / Feat step time lives with the other step benchmarks
 from train_step import step_time_ratio
 
-DIRECTIONS = {
-    'audio_from_visual': ('audio', 'visual'),
-    'visual_from_audio': ('visual', 'audio'),
-}
+DIRECTIONS = {d: (s, t) for d, s, t in directions_of('avdigits')}
+# a method's config with '{}' for the direction (the experiment registry's)
+_LOGIT, _FEAT, _FDKD = (method_config(m, 'avdigits', '{}')
+                        for m in ('logit', 'feat', 'fdkd'))
 _SUM = 'model.distiller.reduction=sum_per_sample'
 _UNTRAINED = 'model.control=untrained_teacher'
 # name: (row label, config pattern, extra --cfg-options)
 METHODS = {
-    'logit': ('Logit KD', 'configs/baselines/logit/avdigits_{}.py', []),
-    'feat': ('Feat', 'configs/baselines/feat/avdigits_{}.py', []),
-    'fdkd': ('FDKD', 'configs/fdkd/avdigits_{}.py', []),
+    'logit': ('Logit KD', _LOGIT, []),
+    'feat': ('Feat', _FEAT, []),
+    'fdkd': ('FDKD', _FDKD, []),
     # the feature terms summed over D instead of averaged (D times larger)
-    'fdkd_sum': ('FDKD (sum_per_sample)', 'configs/fdkd/avdigits_{}.py',
+    'fdkd_sum': ('FDKD (sum_per_sample)', _FDKD,
                  [_SUM]),
     # the controls: the same runs with a random frozen teacher
     'fdkd_untrained': ('FDKD, untrained teacher',
-                       'configs/fdkd/avdigits_{}.py', [_UNTRAINED]),
+                       _FDKD, [_UNTRAINED]),
     'fdkd_sum_untrained': ('FDKD (sum_per_sample), untrained teacher',
-                           'configs/fdkd/avdigits_{}.py', [_SUM, _UNTRAINED]),
+                           _FDKD, [_SUM, _UNTRAINED]),
     # FDKD's terms and the Logit baseline's KL in one distiller
     'fdkd_logit': ('FDKD + Logit KD', 'configs/fdkd/avdigits_{}_logit_kd.py',
                    []),
@@ -62,13 +63,13 @@ METHODS = {
 # the lambda sweep (lambda_low = lambda_high) under sum_per_sample
 for _lam in ('0.1', '10'):
     METHODS[f'fdkd_sum_lambda{_lam}'] = (
-        f'FDKD (sum_per_sample), lambda {_lam}', 'configs/fdkd/avdigits_{}.py',
+        f'FDKD (sum_per_sample), lambda {_lam}', _FDKD,
         [_SUM, f'model.distiller.lambda_low={_lam}',
          f'model.distiller.lambda_high={_lam}'])
 # does the larger weight draw on the teacher? The same with a random one
 METHODS['fdkd_sum_lambda10_untrained'] = (
     'FDKD (sum_per_sample), untrained teacher, lambda 10',
-    'configs/fdkd/avdigits_{}.py', METHODS['fdkd_sum_lambda10'][2] +
+    _FDKD, METHODS['fdkd_sum_lambda10'][2] +
     [_UNTRAINED])
 DEFAULT_METHODS = ['logit', 'feat', 'fdkd']
 

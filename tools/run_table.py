@@ -25,7 +25,6 @@ under ``--work-dir`` (written to ``--out`` / ``--out-csv`` when given).
 import argparse
 import datetime
 import functools
-import importlib.util
 import os.path as osp
 import statistics
 import sys
@@ -33,22 +32,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
+# tools/ is this script's sys.path[0]: analysis_tools/ is a namespace package
+from analysis_tools import collect_results as collector
 from fdkd_plugin.experiments import (DATASETS, METHODS, directions_of,
                                      method_config, modalities_of,
                                      unimodal_config)
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, train_and_test,
                                     write_identity)
-
-
-def _load_collector():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'collect_results.py')
-    spec = importlib.util.spec_from_file_location('_collect_results', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-collector = _load_collector()
 
 CPU_TIMES = """CPU time per run on 2 cores (AV-digits, its 12-epoch schedule):
 about 1.2 min for the visual Uni, 2.7-5 min for the audio Uni and about

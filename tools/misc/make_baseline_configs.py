@@ -28,17 +28,20 @@ import sys
 from functools import lru_cache
 from typing import Dict, List, Optional, Tuple
 
+from fdkd_plugin import experiments
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-METHODS = ('logit', 'dist', 'dml', 'nkd', 'dkd', 'feat', 'pkd', 'ofd', 'afd',
-           'c2kd')
-DATASETS = ('avdigits', 'crema_d', 'ave', 'vggsound')
-NAMES = dict(
-    avdigits='AV-digits', crema_d='CREMA-D', ave='AVE', vggsound='VGGSound')
+# the ten baselines on the audio-visual data sets, from the experiment
+# registry (fdkd_plugin/experiments.py)
+METHODS = tuple(m for m in experiments.METHODS if m != 'fdkd')
+DATASETS = tuple(d for d in experiments.DATASETS
+                 if experiments.modalities_of(d) == ('audio', 'visual'))
+NAMES = {d: experiments.DATASETS[d][0] for d in DATASETS}
 # (student, teacher) per direction
 DIRECTIONS = {
-    'audio_from_visual': ('audio', 'visual'),
-    'visual_from_audio': ('visual', 'audio'),
+    d: (s, t)
+    for d, s, t in experiments.directions_of('avdigits')
 }
 # why a method trains its teacher too (one line in the child)
 TRAINABLE_TEACHER = {
@@ -198,8 +201,8 @@ def child(method: str, dataset: str, direction: str) -> str:
 
 
 def child_path(method: str, dataset: str, direction: str) -> str:
-    return osp.join(REPO_ROOT, 'configs', 'baselines', method,
-                    f'{dataset}_{direction}.py')
+    return osp.join(REPO_ROOT,
+                    experiments.method_config(method, dataset, direction))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
