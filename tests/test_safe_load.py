@@ -432,9 +432,9 @@ def test_project_checkpoints_load_restricted(tiny_avdigits, tmp_path,
 
 
 def test_teacher_cache_meta_crafted_is_refused(tmp_path):
-    # the disk teacher cache's meta.pt (teacher_cache_files.load_meta)
+    # the disk teacher cache's meta.pt (teacher_cache.files.load_meta)
     from fdkd_plugin.models.algorithms import teacher_cache as tc
-    from fdkd_plugin.models.algorithms.teacher_cache_files import (
+    from fdkd_plugin.models.algorithms.teacher_cache.files import (
         UnsafeCacheFile, load_meta)
     marker = tmp_path / 'pwned'
     meta = str(tmp_path / 'meta.pt')

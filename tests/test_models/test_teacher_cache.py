@@ -136,6 +136,39 @@ def test_pipeline_analysis_finds_the_teachers_random_transforms():
                                  'visual')
 
 
+def test_transforms_declare_their_randomness():
+    """A transform's own cache_randomness / cache_writes decide over the
+    name rules: an RGB-D 'Random' resize with one scale is deterministic,
+    a flip with prob 0 too, and a declared packer writes nothing."""
+    resize = dict(type='fdkd.MultiModalRandomResize', ratio_range=(1, 1))
+    assert not random_transforms([resize], 'depth')
+    (reason, ) = random_transforms([dict(resize, ratio_range=(0.5, 2))],
+                                   'depth')
+    assert 'a random scale in [0.5, 2]' in reason
+    assert not random_transforms(
+        [dict(type='fdkd.MultiModalRandomFlip', prob=0.0)], 'rgb')
+    hsv = dict(type='fdkd.RandomHSV')  # writes its key only
+    assert random_transforms([hsv], 'rgb')
+    assert not random_transforms([hsv], 'depth')
+    assert teacher_transforms([dict(type='fdkd.PackMultiModalInputs')],
+                              'audio') == []
+
+    class Jitter:  # a user's transform: its declaration is asked
+        @classmethod
+        def cache_writes(cls, args):
+            return ('audio', )
+
+        @classmethod
+        def cache_randomness(cls, args):
+            return 'jitter' if args.get('amount') else None
+
+    assert not random_transforms([dict(type=Jitter, amount=0)], 'audio')
+    assert random_transforms([dict(type=Jitter, amount=1)], 'audio') == [
+        '#0 Jitter: jitter'
+    ]
+    assert teacher_transforms([dict(type=Jitter)], 'visual') == []
+
+
 def test_refusals_and_fixed_view():
     cfg = load_cfg(A_FROM_V)
     # the visual teacher sees random frames and crops in training

@@ -19,7 +19,7 @@ import torch
 
 from fdkd_plugin.models.algorithms import teacher_cache as tc
 from fdkd_plugin.models.algorithms.teacher_cache import _FORMAT, _DiskStore
-from fdkd_plugin.models.algorithms.teacher_cache_files import (UnsafeCacheFile,
+from fdkd_plugin.models.algorithms.teacher_cache.files import (UnsafeCacheFile,
                                                                encode_spec)
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
@@ -314,7 +314,7 @@ def _patches(fault, crash):
             crash()
         replace(src, dst)
 
-    return [(tc.os, 'replace', patched)]
+    return [(os, 'replace', patched)]  # the os module the store uses
 
 
 def fill_and_die(root, fault):

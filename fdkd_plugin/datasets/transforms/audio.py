@@ -121,6 +121,16 @@ class Spectrogram(BaseTransform):
 
     NORMALIZE: Tuple[Optional[str], ...] = (None, 'zscore', 'mean_std')
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes ``'audio'`` (``fdkd.TeacherCache``'s pipeline check)."""
+        return ('audio', )
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  n_fft: int = 512,
                  hop_length: int = 353,

@@ -32,6 +32,16 @@ class PackMultiModalInputs(BaseTransform):
             Defaults to ``('clip_id', 'sample_idx', 'frame_inds')``.
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Only packs (``fdkd.TeacherCache``'s pipeline check)."""
+        return ()
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  modalities: Sequence[str] = ('audio', 'visual'),
                  meta_keys: Sequence[str] = ('clip_id', 'sample_idx',

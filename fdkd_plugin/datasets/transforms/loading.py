@@ -90,6 +90,18 @@ class LoadAudio(BaseTransform):
     BACKENDS: Tuple[str, ...] = ('soundfile', 'torchaudio')
     SHORT_CLIP: Tuple[str, ...] = ('tile', 'error')
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes ``'audio'`` (``fdkd.TeacherCache``'s pipeline check)."""
+        return ('audio', )
+
+    @classmethod
+    def cache_randomness(cls, args: dict):
+        """A random crop start when cropping outside ``test_mode``."""
+        if args.get('random_crop', False) and not args.get('test_mode', False):
+            return 'a random crop start (random_crop=True, test_mode=False)'
+        return None
+
     def __init__(self,
                  sample_rate: Optional[int] = 22050,
                  duration: Optional[float] = 3.0,
@@ -292,6 +304,16 @@ class LoadSpectrogram(BaseTransform):
             Defaults to None (no resize).
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes ``'audio'`` (``fdkd.TeacherCache``'s pipeline check)."""
+        return ('audio', )
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  key: str = 'spec_path',
                  target_shape: Optional[Sequence[int]] = None) -> None:
@@ -432,6 +454,19 @@ class LoadFrames(BaseTransform):
     """
 
     EXTENSIONS: Tuple[str, ...] = FRAME_EXTENSIONS
+
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes ``'visual'`` (``fdkd.TeacherCache``'s pipeline check)."""
+        return ('visual', )
+
+    @classmethod
+    def cache_randomness(cls, args: dict):
+        """A random frame, crop box and flip outside ``test_mode``."""
+        if not args.get('test_mode', False):
+            return ('a random frame, crop box and flip per clip '
+                    '(test_mode=False)')
+        return None
 
     def __init__(self,
                  num_frames: int = 1,

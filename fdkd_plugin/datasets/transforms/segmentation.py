@@ -152,6 +152,17 @@ class LoadRGBD(BaseTransform):
             an image, not 16 bit, or of another size than its pair.
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes the modalities and the label map (``fdkd.TeacherCache``'s
+        pipeline check)."""
+        return None
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  modalities: Sequence[str] = RGBD_MODALITIES,
                  depth_encoding: str = 'log',
@@ -261,6 +272,17 @@ class MultiModalRandomResize(BaseTransform):
             ``{'depth': 'nearest'}`` (others bilinear).
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Resizes every field (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
+    @classmethod
+    def cache_randomness(cls, args: dict):
+        """A random scale unless ``ratio_range`` is one value."""
+        lo, hi = args.get('ratio_range', (0.5, 2.0))
+        return None if lo == hi else f'a random scale in [{lo}, {hi}]'
+
     def __init__(self,
                  ratio_range: Tuple[float, float] = (0.5, 2.0),
                  interpolations: Optional[Dict[str, str]] = None) -> None:
@@ -326,6 +348,17 @@ class MultiModalRandomCrop(BaseTransform):
             ``'gt_seg_map'``.
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Crops every field (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
+    @classmethod
+    def cache_randomness(cls, args: dict):
+        """A random crop box when ``crop_size`` is set."""
+        size = args.get('crop_size')
+        return None if size is None else f'a random crop box of {size}'
+
     def __init__(self,
                  crop_size: Optional[Union[int, Sequence[int]]] = None,
                  cat_max_ratio: float = 1.0,
@@ -390,6 +423,17 @@ class MultiModalRandomFlip(BaseTransform):
         direction (str): ``'horizontal'`` (default) or ``'vertical'``.
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Flips every field (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
+    @classmethod
+    def cache_randomness(cls, args: dict):
+        """A flip drawn with ``prob``."""
+        prob = args.get('prob', 0.5)
+        return f'a flip drawn with prob={prob}' if prob > 0 else None
+
     def __init__(self, prob: float = 0.5,
                  direction: str = 'horizontal') -> None:
         super().__init__()
@@ -439,6 +483,17 @@ class RandomHSV(BaseTransform):
         prob (float): Defaults to 1.
         key (str): Defaults to ``'rgb'``.
     """
+
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes its ``key`` (``fdkd.TeacherCache``'s pipeline check)."""
+        return (args.get('key', 'rgb'), )
+
+    @classmethod
+    def cache_randomness(cls, args: dict):
+        """Random hue, saturation and value, drawn with ``prob``."""
+        prob = args.get('prob', 1.0)
+        return f'random HSV changes with prob={prob}' if prob > 0 else None
 
     def __init__(self,
                  hue_delta: float = 18.0,
@@ -511,6 +566,17 @@ class MultiModalNormalize(BaseTransform):
             maps it to [-1, 1].
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes the modalities of ``norm_cfg`` (``fdkd.TeacherCache``'s
+        pipeline check)."""
+        return tuple(args.get('norm_cfg') or ()) or None
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  norm_cfg: Dict[str, Dict[str, Sequence[float]]]) -> None:
         super().__init__()
@@ -568,6 +634,16 @@ class MultiModalPad(BaseTransform):
         seg_pad_val (int): Defaults to 255.
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Pads every field (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  size: Optional[Union[int, Sequence[int]]] = None,
                  pad_val: float = 0.0,
@@ -624,6 +700,16 @@ class PackMultiModalSegInputs(BaseTransform):
         'img_path', 'rgb_path', 'depth_path', 'seg_map_path', 'sample_idx',
         'ori_shape', 'img_shape', 'pad_shape', 'padding_size', 'scale_factor',
         'flip', 'flip_direction', 'reduce_zero_label')
+
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Only packs (``fdkd.TeacherCache``'s pipeline check)."""
+        return ()
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
 
     def __init__(self,
                  modalities: Sequence[str] = RGBD_MODALITIES,

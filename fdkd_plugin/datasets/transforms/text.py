@@ -121,6 +121,16 @@ class TokenizeText(BaseTransform):
             or ``revision``).
     """
 
+    @classmethod
+    def cache_writes(cls, args: dict):
+        """Writes its ``out_key`` (``fdkd.TeacherCache``'s pipeline check)."""
+        return (args.get('out_key', 'text'), )
+
+    @classmethod
+    def cache_randomness(cls, args: dict) -> None:
+        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
+        return None
+
     def __init__(self,
                  tokenizer: str,
                  max_length: int = 128,

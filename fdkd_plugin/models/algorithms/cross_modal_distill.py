@@ -294,8 +294,7 @@ class CrossModalDistill(SingleTeacherDistill):
         if self.teacher_cache is not None:
             cache = self.teacher_cache
             hits = cache.hits
-            cache(self.teacher, self.distiller.teacher_recorders,
-                  teacher_inputs, data_samples, self._frozen_teacher_forward)
+            self._cached_teacher_forward(teacher_inputs, data_samples)
             losses['teacher_cache.hit_rate'] = torch.tensor(
                 (cache.hits - hits) / teacher_inputs.shape[0],
                 device=teacher_inputs.device)
@@ -344,6 +343,33 @@ class CrossModalDistill(SingleTeacherDistill):
         self._per_clip(self.teacher, self.distiller.teacher_recorders,
                        teacher_inputs)
         return output
+
+    def _cached_teacher_forward(
+            self, teacher_inputs: torch.Tensor,
+            data_samples: Optional[List[BaseDataElement]]) -> torch.Tensor:
+        """The frozen teacher's output from the cache; its records, cached
+        or computed on the samples not cached yet, replayed into the
+        teacher recorders."""
+        recorders = self.distiller.teacher_recorders.recorders
+
+        def compute(inputs, samples) -> dict:
+            output = self._frozen_teacher_forward(inputs, samples)
+            return dict(
+                output=output,
+                records={
+                    name: list(rec.data_buffer)
+                    for name, rec in recorders.items()
+                })
+
+        if self.teacher_cache.store is None:  # first batch: key and storage
+            self.teacher_cache.open(self.teacher,
+                                    self.distiller.teacher_recorders)
+        state = self.teacher_cache.fetch(teacher_inputs, data_samples,
+                                         compute)
+        for name, rec in recorders.items():
+            rec.reset_data_buffer()
+            rec.data_buffer.extend(state['records'][name])
+        return state['output']
 
     @staticmethod
     def _per_clip(network: torch.nn.Module, recorders,
