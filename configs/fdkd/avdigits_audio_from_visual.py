@@ -1,13 +1,4 @@
-# FDKD on avdigits: a visual teacher (trained with configs/unimodal/avdigits_visual.py)
-# distills into an audio student.
-_base_ = ['../_base_/av/avdigits.py']
-model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.audio_model,
-    teacher=_base_.visual_model,
-    teacher_ckpt='work_dirs/avdigits_visual/selected.pth',
-    student_modality='audio',
-    teacher_modality='visual',
-    distiller=_base_.fdkd_distiller)
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+# FDKD on AV-digits, visual teacher -> audio student (the teacher
+# is trained with configs/unimodal/avdigits_visual.py).
+_base_ = ['../_base_/av/avdigits_kd.py']
+model = dict(_base_.audio_from_visual, distiller=_base_.fdkd_distiller)

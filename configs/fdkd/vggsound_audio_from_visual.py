@@ -1,13 +1,4 @@
-# FDKD on vggsound: a visual teacher (trained with configs/unimodal/vggsound_visual.py)
-# distills into an audio student.
-_base_ = ['../_base_/av/vggsound.py']
-model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.audio_model,
-    teacher=_base_.visual_model,
-    teacher_ckpt='work_dirs/vggsound_visual/selected.pth',
-    student_modality='audio',
-    teacher_modality='visual',
-    distiller=_base_.fdkd_distiller)
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+# FDKD on VGGSound, visual teacher -> audio student (the teacher
+# is trained with configs/unimodal/vggsound_visual.py).
+_base_ = ['../_base_/av/vggsound_kd.py']
+model = dict(_base_.audio_from_visual, distiller=_base_.fdkd_distiller)

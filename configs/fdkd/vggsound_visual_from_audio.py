@@ -1,13 +1,4 @@
-# FDKD on vggsound: an audio teacher (trained with configs/unimodal/vggsound_audio.py)
-# distills into a visual student.
-_base_ = ['../_base_/av/vggsound.py']
-model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.visual_model,
-    teacher=_base_.audio_model,
-    teacher_ckpt='work_dirs/vggsound_audio/selected.pth',
-    student_modality='visual',
-    teacher_modality='audio',
-    distiller=_base_.fdkd_distiller)
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+# FDKD on VGGSound, audio teacher -> visual student (the teacher
+# is trained with configs/unimodal/vggsound_audio.py).
+_base_ = ['../_base_/av/vggsound_kd.py']
+model = dict(_base_.visual_from_audio, distiller=_base_.fdkd_distiller)

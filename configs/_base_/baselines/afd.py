@@ -47,3 +47,6 @@ afd_distiller = dict(
         loss_kl=dict(
             preds_S=dict(from_student=True, recorder='logits'),
             preds_T=dict(from_student=False, recorder='logits'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+afd_model = dict(distiller=afd_distiller)

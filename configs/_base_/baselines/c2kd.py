@@ -52,3 +52,6 @@ c2kd_distiller = dict(
             teacher_feat=dict(from_student=False, recorder='feat'),
             student_logits=dict(from_student=True, recorder='logits'),
             teacher_logits=dict(from_student=False, recorder='logits'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part): C2KD fine-tunes the loaded teacher jointly
+c2kd_model = dict(distiller=c2kd_distiller, teacher_trainable=True)

@@ -29,3 +29,6 @@ dist_distiller = dict(
         loss_dist=dict(
             logits_S=dict(from_student=True, recorder='logits'),
             logits_T=dict(from_student=False, recorder='logits'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+dist_model = dict(distiller=dist_distiller)

@@ -31,3 +31,6 @@ dkd_distiller = dict(
         loss_dkd=dict(
             student_logits=dict(from_student=True, recorder='logits'),
             teacher_logits=dict(from_student=False, recorder='logits'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+dkd_model = dict(distiller=dkd_distiller)

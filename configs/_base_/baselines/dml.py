@@ -22,3 +22,9 @@ dml_distiller = dict(
         loss_dml=dict(
             student_logits=dict(from_student=True, recorder='logits'),
             teacher_logits=dict(from_student=False, recorder='logits'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part): DML starts both networks from scratch and they learn
+# from each other (Zhang et al., CVPR 2018), so no teacher checkpoint and a
+# trainable teacher
+dml_model = dict(
+    distiller=dml_distiller, teacher_ckpt=None, teacher_trainable=True)

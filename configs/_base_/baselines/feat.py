@@ -33,3 +33,6 @@ feat_distiller = dict(
                 record_idx=1,
                 data_idx=0,
                 connector='pool_t'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+feat_model = dict(distiller=feat_distiller)

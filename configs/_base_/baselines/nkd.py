@@ -24,3 +24,6 @@ nkd_distiller = dict(
         loss_nkd=dict(
             student_logits=dict(from_student=True, recorder='logits'),
             teacher_logits=dict(from_student=False, recorder='logits'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+nkd_model = dict(distiller=nkd_distiller)

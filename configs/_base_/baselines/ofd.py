@@ -71,3 +71,6 @@ ofd_distiller = dict(
                 connector=f'loss_ofd{k}_tfeat'))
         for k in _widths
     })
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+ofd_model = dict(distiller=ofd_distiller)

@@ -35,3 +35,6 @@ pkd_distiller = dict(
                 record_idx=1,
                 data_idx=0,
                 connector='pool_t'))))
+# The method's part of a child's model (configs/_base_/av/*_kd.py holds the
+# direction's part)
+pkd_model = dict(distiller=pkd_distiller)

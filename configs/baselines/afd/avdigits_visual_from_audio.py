@@ -1,20 +1,14 @@
-# afd baseline on AV-digits: audio teacher -> visual student, through the
-# same CrossModalDistill as FDKD (same data, networks and schedule).
-_base_ = ['../../_base_/av/avdigits.py', '../../_base_/baselines/afd.py']
+# AFD on AV-digits, audio teacher -> visual student: a Table 1
+# cell, with the data, networks and schedule of FDKD's.
+_base_ = ['../../_base_/av/avdigits_kd.py', '../../_base_/baselines/afd.py']
+# half width: the block widths of configs/_base_/av/avdigits.py
 model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.visual_model,
-    teacher=_base_.audio_model,
-    teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
-    student_modality='visual',
-    teacher_modality='audio',
-    distiller=dict(
-        _base_.afd_distiller,
-        distill_losses=dict(
-            _base_.afd_distiller.distill_losses,
-            loss_afd=dict(
-                _base_.afd_distiller.distill_losses.loss_afd,
-                # half width: from configs/_base_/av/avdigits.py
-                **_base_.afd_channels))))
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+    _base_.visual_from_audio,
+    **dict(
+        _base_.afd_model,
+        distiller=dict(
+            _base_.afd_distiller,
+            distill_losses=dict(
+                _base_.afd_distiller.distill_losses,
+                loss_afd=dict(_base_.afd_distiller.distill_losses.loss_afd,
+                              **_base_.afd_channels)))))

@@ -1,21 +1,14 @@
-# c2kd baseline on AV-digits: audio teacher -> visual student, through the
-# same CrossModalDistill as FDKD (same data, networks and schedule).
-_base_ = ['../../_base_/av/avdigits.py', '../../_base_/baselines/c2kd.py']
+# C2KD on AV-digits, audio teacher -> visual student: a Table 1
+# cell, with the data, networks and schedule of FDKD's.
+_base_ = ['../../_base_/av/avdigits_kd.py', '../../_base_/baselines/c2kd.py']
+# half width and 10 classes: configs/_base_/av/avdigits.py
 model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.visual_model,
-    teacher=_base_.audio_model,
-    teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
-    student_modality='visual',
-    teacher_modality='audio',
-    teacher_trainable=True,  # C2KD trains the teacher jointly
-    distiller=dict(
-        _base_.c2kd_distiller,
-        distill_losses=dict(
-            _base_.c2kd_distiller.distill_losses,
-            loss_c2kd=dict(
-                _base_.c2kd_distiller.distill_losses.loss_c2kd,
-                # half width: from configs/_base_/av/avdigits.py
-                **_base_.c2kd_channels))))
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+    _base_.visual_from_audio,
+    **dict(
+        _base_.c2kd_model,
+        distiller=dict(
+            _base_.c2kd_distiller,
+            distill_losses=dict(
+                loss_c2kd=dict(
+                    _base_.c2kd_distiller.distill_losses.loss_c2kd,
+                    **_base_.c2kd_channels)))))

@@ -1,13 +1,4 @@
-# dist baseline on VGGSound: visual teacher -> audio student, through the
-# same CrossModalDistill as FDKD (same data, networks and schedule).
-_base_ = ['../../_base_/av/vggsound.py', '../../_base_/baselines/dist.py']
-model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.audio_model,
-    teacher=_base_.visual_model,
-    teacher_ckpt='work_dirs/vggsound_visual/selected.pth',
-    student_modality='audio',
-    teacher_modality='visual',
-    distiller=_base_.dist_distiller)
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+# DIST on VGGSound, visual teacher -> audio student: a Table 1
+# cell, with the data, networks and schedule of FDKD's.
+_base_ = ['../../_base_/av/vggsound_kd.py', '../../_base_/baselines/dist.py']
+model = dict(_base_.audio_from_visual, **_base_.dist_model)

@@ -1,14 +1,4 @@
-# dml baseline on AVE: visual teacher -> audio student, through the
-# same CrossModalDistill as FDKD (same data, networks and schedule).
-_base_ = ['../../_base_/av/ave.py', '../../_base_/baselines/dml.py']
-model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.audio_model,
-    teacher=_base_.visual_model,
-    teacher_ckpt=None,  # DML starts both networks from scratch
-    student_modality='audio',
-    teacher_modality='visual',
-    teacher_trainable=True,  # DML: the two networks learn from each other
-    distiller=_base_.dml_distiller)
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+# DML on AVE, visual teacher -> audio student: a Table 1
+# cell, with the data, networks and schedule of FDKD's.
+_base_ = ['../../_base_/av/ave_kd.py', '../../_base_/baselines/dml.py']
+model = dict(_base_.audio_from_visual, **_base_.dml_model)

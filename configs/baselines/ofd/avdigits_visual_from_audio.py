@@ -1,18 +1,13 @@
-# ofd baseline on AV-digits: audio teacher -> visual student, through the
-# same CrossModalDistill as FDKD (same data, networks and schedule).
-_base_ = ['../../_base_/av/avdigits.py', '../../_base_/baselines/ofd.py']
+# OFD on AV-digits, audio teacher -> visual student: a Table 1
+# cell, with the data, networks and schedule of FDKD's.
+_base_ = ['../../_base_/av/avdigits_kd.py', '../../_base_/baselines/ofd.py']
+# half width: the student connectors of configs/_base_/av/avdigits.py
 model = dict(
-    type='fdkd.CrossModalDistill',
-    architecture=_base_.visual_model,
-    teacher=_base_.audio_model,
-    teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
-    student_modality='visual',
-    teacher_modality='audio',
-    distiller=dict(
-        _base_.ofd_distiller,
-        connectors=dict(
-            _base_.ofd_distiller.connectors,
-            # half width: from configs/_base_/av/avdigits.py
-            **_base_.ofd_student_connectors)))
-val_cfg = _base_.cross_modal_val_cfg
-test_cfg = _base_.cross_modal_test_cfg
+    _base_.visual_from_audio,
+    **dict(
+        _base_.ofd_model,
+        distiller=dict(
+            _base_.ofd_distiller,
+            connectors=dict(
+                _base_.ofd_distiller.connectors,
+                **_base_.ofd_student_connectors))))

@@ -1,0 +1,23 @@
+# Cross-modal distillation on AV-digits: one model fragment per direction
+# (fdkd.CrossModalDistill with the student, the teacher, their modalities
+# and the teacher checkpoint that configs/unimodal/avdigits_<teacher>.py
+# leaves), and the loops that validate both networks. A child adds a
+# method's fragment, e.g.
+#   model = dict(_base_.audio_from_visual, **_base_.dml_model)
+_base_ = ['avdigits.py']
+audio_from_visual = dict(
+    type='fdkd.CrossModalDistill',
+    architecture=_base_.audio_model,
+    teacher=_base_.visual_model,
+    teacher_ckpt='work_dirs/avdigits_visual/selected.pth',
+    student_modality='audio',
+    teacher_modality='visual')
+visual_from_audio = dict(
+    type='fdkd.CrossModalDistill',
+    architecture=_base_.visual_model,
+    teacher=_base_.audio_model,
+    teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
+    student_modality='visual',
+    teacher_modality='audio')
+val_cfg = _base_.cross_modal_val_cfg
+test_cfg = _base_.cross_modal_test_cfg
