@@ -3,29 +3,18 @@
 # teacher (v_from_a), trained together from one data loader. Teachers come
 # from configs/unimodal/avdigits_{visual,audio}.py, as in the two
 # single-direction configs, whose students this run reproduces.
-_base_ = ['../_base_/av/avdigits.py']
+_base_ = ['../_base_/av/avdigits_kd.py']
 model = dict(
     type='fdkd.BidirectionalCrossModalDistill',
     directions=dict(
         a_from_v=dict(
-            type='fdkd.CrossModalDistill',
-            architecture=_base_.audio_model,
-            teacher=_base_.visual_model,
-            teacher_ckpt='work_dirs/avdigits_visual/selected.pth',
-            student_modality='audio',
-            teacher_modality='visual',
-            distiller=_base_.fdkd_distiller),
+            _base_.audio_from_visual, distiller=_base_.fdkd_distiller),
         # the audio teacher's input (LoadAudio without random_crop, then the
         # spectrogram) is deterministic: its features are computed on the
         # first epoch only. The visual teacher draws a random frame and crop
         # per visit (LoadFrames in training), so a_from_v is not cached.
         v_from_a=dict(
-            type='fdkd.CrossModalDistill',
-            architecture=_base_.visual_model,
-            teacher=_base_.audio_model,
-            teacher_ckpt='work_dirs/avdigits_audio/selected.pth',
-            student_modality='visual',
-            teacher_modality='audio',
+            _base_.visual_from_audio,
             distiller=_base_.fdkd_distiller,
             teacher_cache=dict(type='memory',
                                pipeline=_base_.train_pipeline))))
