@@ -7,6 +7,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from .declare import declares
 
 __all__ = ['Spectrogram', 'stft_magnitude']
 
@@ -79,6 +80,7 @@ def stft_magnitude(wav: np.ndarray,
 
 
 @TRANSFORMS.register_module()
+@declares(writes=('audio', ))
 class Spectrogram(BaseTransform):
     """Turn ``results['audio']`` (a waveform) into a log-magnitude spectrogram.
 
@@ -120,16 +122,6 @@ class Spectrogram(BaseTransform):
     """
 
     NORMALIZE: Tuple[Optional[str], ...] = (None, 'zscore', 'mean_std')
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes ``'audio'`` (``fdkd.TeacherCache``'s pipeline check)."""
-        return ('audio', )
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  n_fft: int = 512,

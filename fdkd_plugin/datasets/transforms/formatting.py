@@ -6,11 +6,13 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from .declare import declares
 
 __all__ = ['PackMultiModalInputs']
 
 
 @TRANSFORMS.register_module()
+@declares(writes=())
 class PackMultiModalInputs(BaseTransform):
     """Pack ``results`` into ``{'inputs': {name: Tensor}, 'data_samples'}``.
 
@@ -31,16 +33,6 @@ class PackMultiModalInputs(BaseTransform):
         meta_keys (Sequence[str]): The results keys to keep as metainfo.
             Defaults to ``('clip_id', 'sample_idx', 'frame_inds')``.
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Only packs (``fdkd.TeacherCache``'s pipeline check)."""
-        return ()
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  modalities: Sequence[str] = ('audio', 'visual'),

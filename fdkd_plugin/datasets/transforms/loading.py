@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from .declare import declares
 from fdkd_plugin.utils.checkpoint import UnsafePickleError, load_numpy_pickle
 from ..checks import FRAME_EXTENSIONS, jpeg_is_truncated, read_wav_header
 
@@ -33,7 +34,23 @@ def _clip_name(results: dict) -> str:
     return repr(results.get('clip_id', '?'))
 
 
+def _load_audio_random(args: dict) -> Optional[str]:
+    """A random crop start when cropping outside ``test_mode``."""
+    if args.get('random_crop', False) and not args.get('test_mode', False):
+        return 'a random crop start (random_crop=True, test_mode=False)'
+    return None
+
+
+def _load_frames_random(args: dict) -> Optional[str]:
+    """A random frame, crop box and flip outside ``test_mode``."""
+    if not args.get('test_mode', False):
+        return ('a random frame, crop box and flip per clip '
+                '(test_mode=False)')
+    return None
+
+
 @TRANSFORMS.register_module()
+@declares(writes=('audio', ), randomness=_load_audio_random)
 class LoadAudio(BaseTransform):
     """Read a waveform, cut it to a fixed duration and clip it to [-1, 1].
 
@@ -89,18 +106,6 @@ class LoadAudio(BaseTransform):
 
     BACKENDS: Tuple[str, ...] = ('soundfile', 'torchaudio')
     SHORT_CLIP: Tuple[str, ...] = ('tile', 'error')
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes ``'audio'`` (``fdkd.TeacherCache``'s pipeline check)."""
-        return ('audio', )
-
-    @classmethod
-    def cache_randomness(cls, args: dict):
-        """A random crop start when cropping outside ``test_mode``."""
-        if args.get('random_crop', False) and not args.get('test_mode', False):
-            return 'a random crop start (random_crop=True, test_mode=False)'
-        return None
 
     def __init__(self,
                  sample_rate: Optional[int] = 22050,
@@ -283,6 +288,7 @@ class LoadAudio(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=('audio', ))
 class LoadSpectrogram(BaseTransform):
     """Load a precomputed spectrogram (pickle or ``.npy``) as ``(1, F, T)``.
 
@@ -303,16 +309,6 @@ class LoadSpectrogram(BaseTransform):
         target_shape (tuple[int, int], optional): ``(F', T')`` to resize to.
             Defaults to None (no resize).
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes ``'audio'`` (``fdkd.TeacherCache``'s pipeline check)."""
-        return ('audio', )
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  key: str = 'spec_path',
@@ -402,6 +398,7 @@ class LoadSpectrogram(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=('visual', ), randomness=_load_frames_random)
 class LoadFrames(BaseTransform):
     """Choose, load, augment and normalize frames of a clip folder.
 
@@ -454,19 +451,6 @@ class LoadFrames(BaseTransform):
     """
 
     EXTENSIONS: Tuple[str, ...] = FRAME_EXTENSIONS
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes ``'visual'`` (``fdkd.TeacherCache``'s pipeline check)."""
-        return ('visual', )
-
-    @classmethod
-    def cache_randomness(cls, args: dict):
-        """A random frame, crop box and flip outside ``test_mode``."""
-        if not args.get('test_mode', False):
-            return ('a random frame, crop box and flip per clip '
-                    '(test_mode=False)')
-        return None
 
     def __init__(self,
                  num_frames: int = 1,

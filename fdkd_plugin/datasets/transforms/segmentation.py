@@ -41,6 +41,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from .declare import declares
 
 __all__ = [
     'DEPTH_ENCODINGS', 'encode_depth', 'LoadRGBD', 'MultiModalRandomResize',
@@ -120,7 +121,32 @@ def _keep_channels(img: np.ndarray, like: np.ndarray) -> np.ndarray:
     return img
 
 
+def _resize_random(args: dict) -> Optional[str]:
+    """A random scale unless ``ratio_range`` is one value."""
+    lo, hi = args.get('ratio_range', (0.5, 2.0))
+    return None if lo == hi else f'a random scale in [{lo}, {hi}]'
+
+
+def _crop_random(args: dict) -> Optional[str]:
+    """A random crop box when ``crop_size`` is set."""
+    size = args.get('crop_size')
+    return None if size is None else f'a random crop box of {size}'
+
+
+def _flip_random(args: dict) -> Optional[str]:
+    """A flip drawn with ``prob``."""
+    prob = args.get('prob', 0.5)
+    return f'a flip drawn with prob={prob}' if prob > 0 else None
+
+
+def _hsv_random(args: dict) -> Optional[str]:
+    """Random hue, saturation and value, drawn with ``prob``."""
+    prob = args.get('prob', 1.0)
+    return f'random HSV changes with prob={prob}' if prob > 0 else None
+
+
 @TRANSFORMS.register_module()
+@declares(writes=None)
 class LoadRGBD(BaseTransform):
     """Read the RGB image and the depth map of a sample.
 
@@ -151,17 +177,6 @@ class LoadRGBD(BaseTransform):
         FileNotFoundError / ValueError: naming the file that is missing, not
             an image, not 16 bit, or of another size than its pair.
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes the modalities and the label map (``fdkd.TeacherCache``'s
-        pipeline check)."""
-        return None
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  modalities: Sequence[str] = RGBD_MODALITIES,
@@ -250,6 +265,7 @@ class LoadRGBD(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=None, randomness=_resize_random)
 class MultiModalRandomResize(BaseTransform):
     """Rescale every modality and label map by one random factor.
 
@@ -271,17 +287,6 @@ class MultiModalRandomResize(BaseTransform):
         interpolations (dict, optional): ``{modality: mode}``. Defaults to
             ``{'depth': 'nearest'}`` (others bilinear).
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Resizes every field (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
-
-    @classmethod
-    def cache_randomness(cls, args: dict):
-        """A random scale unless ``ratio_range`` is one value."""
-        lo, hi = args.get('ratio_range', (0.5, 2.0))
-        return None if lo == hi else f'a random scale in [{lo}, {hi}]'
 
     def __init__(self,
                  ratio_range: Tuple[float, float] = (0.5, 2.0),
@@ -324,6 +329,7 @@ class MultiModalRandomResize(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=None, randomness=_crop_random)
 class MultiModalRandomCrop(BaseTransform):
     """Crop the same random window out of every modality and label map.
 
@@ -347,17 +353,6 @@ class MultiModalRandomCrop(BaseTransform):
         seg_key (str): the label map the check reads. Defaults to
             ``'gt_seg_map'``.
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Crops every field (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
-
-    @classmethod
-    def cache_randomness(cls, args: dict):
-        """A random crop box when ``crop_size`` is set."""
-        size = args.get('crop_size')
-        return None if size is None else f'a random crop box of {size}'
 
     def __init__(self,
                  crop_size: Optional[Union[int, Sequence[int]]] = None,
@@ -413,6 +408,7 @@ class MultiModalRandomCrop(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=None, randomness=_flip_random)
 class MultiModalRandomFlip(BaseTransform):
     """Flip every modality and label map together, with probability ``prob``.
 
@@ -422,17 +418,6 @@ class MultiModalRandomFlip(BaseTransform):
         prob (float): flip probability in [0, 1]. Defaults to 0.5.
         direction (str): ``'horizontal'`` (default) or ``'vertical'``.
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Flips every field (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
-
-    @classmethod
-    def cache_randomness(cls, args: dict):
-        """A flip drawn with ``prob``."""
-        prob = args.get('prob', 0.5)
-        return f'a flip drawn with prob={prob}' if prob > 0 else None
 
     def __init__(self, prob: float = 0.5,
                  direction: str = 'horizontal') -> None:
@@ -463,6 +448,9 @@ class MultiModalRandomFlip(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(
+    writes=lambda args: (args.get('key', 'rgb'), ),
+    randomness=_hsv_random)
 class RandomHSV(BaseTransform):
     """Random hue, saturation and value jitter of one uint8 RGB image.
 
@@ -483,17 +471,6 @@ class RandomHSV(BaseTransform):
         prob (float): Defaults to 1.
         key (str): Defaults to ``'rgb'``.
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes its ``key`` (``fdkd.TeacherCache``'s pipeline check)."""
-        return (args.get('key', 'rgb'), )
-
-    @classmethod
-    def cache_randomness(cls, args: dict):
-        """Random hue, saturation and value, drawn with ``prob``."""
-        prob = args.get('prob', 1.0)
-        return f'random HSV changes with prob={prob}' if prob > 0 else None
 
     def __init__(self,
                  hue_delta: float = 18.0,
@@ -552,6 +529,7 @@ class RandomHSV(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=lambda args: tuple(args.get('norm_cfg') or ()) or None)
 class MultiModalNormalize(BaseTransform):
     """``(x - mean) / std`` per channel, with statistics per modality.
 
@@ -565,17 +543,6 @@ class MultiModalNormalize(BaseTransform):
             ``mean=[0.5], std=[0.5]`` for depth encoded in [0, 1], which
             maps it to [-1, 1].
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes the modalities of ``norm_cfg`` (``fdkd.TeacherCache``'s
-        pipeline check)."""
-        return tuple(args.get('norm_cfg') or ()) or None
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  norm_cfg: Dict[str, Dict[str, Sequence[float]]]) -> None:
@@ -616,6 +583,7 @@ class MultiModalNormalize(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=None)
 class MultiModalPad(BaseTransform):
     """Pad every modality and label map at the bottom and right to ``size``.
 
@@ -633,16 +601,6 @@ class MultiModalPad(BaseTransform):
         pad_val (float): Defaults to 0.
         seg_pad_val (int): Defaults to 255.
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Pads every field (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  size: Optional[Union[int, Sequence[int]]] = None,
@@ -675,6 +633,7 @@ class MultiModalPad(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+@declares(writes=())
 class PackMultiModalSegInputs(BaseTransform):
     """Pack a segmentation sample: ``{'inputs': {name: Tensor},
     'data_samples': SegDataSample}``.
@@ -700,16 +659,6 @@ class PackMultiModalSegInputs(BaseTransform):
         'img_path', 'rgb_path', 'depth_path', 'seg_map_path', 'sample_idx',
         'ori_shape', 'img_shape', 'pad_shape', 'padding_size', 'scale_factor',
         'flip', 'flip_direction', 'reduce_zero_label')
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Only packs (``fdkd.TeacherCache``'s pipeline check)."""
-        return ()
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  modalities: Sequence[str] = RGBD_MODALITIES,

@@ -15,6 +15,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
+from .declare import declares
 
 __all__ = ['TokenizeText', 'normalize_tweet', 'load_tokenizer']
 
@@ -87,6 +88,7 @@ def load_tokenizer(name: str, **kwargs: Any) -> Any:
 
 
 @TRANSFORMS.register_module()
+@declares(writes=lambda args: (args.get('out_key', 'text'), ))
 class TokenizeText(BaseTransform):
     """Normalize and tokenize a text into ``[input_ids; attention_mask]``.
 
@@ -120,16 +122,6 @@ class TokenizeText(BaseTransform):
             ``AutoTokenizer.from_pretrained`` (e.g. ``local_files_only=True``
             or ``revision``).
     """
-
-    @classmethod
-    def cache_writes(cls, args: dict):
-        """Writes its ``out_key`` (``fdkd.TeacherCache``'s pipeline check)."""
-        return (args.get('out_key', 'text'), )
-
-    @classmethod
-    def cache_randomness(cls, args: dict) -> None:
-        """Deterministic (``fdkd.TeacherCache``'s pipeline check)."""
-        return None
 
     def __init__(self,
                  tokenizer: str,
