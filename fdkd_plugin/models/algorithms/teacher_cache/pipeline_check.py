@@ -10,7 +10,9 @@ the arguments of its config (or the attributes of a built one):
   random (``'a random crop start (random_crop=True, test_mode=False)'``),
   None when it is deterministic with these arguments.
 
-Every transform of this package declares both (``fdkd.LoadAudio``,
+Every transform of this package declares both, with
+``@declares(writes=..., randomness=...)``
+(:mod:`fdkd_plugin.datasets.transforms.declare`; ``fdkd.LoadAudio``,
 ``LoadFrames``, the RGB-D ``MultiModalRandom*`` ...). A transform of
 another package that declares nothing is judged by rules: it writes the
 keys named by its ``keys`` / ``key`` / ``out_keys`` / ``out_key`` /
