@@ -1,4 +1,4 @@
-"""tools/misc/list_features.py and fdkd_plugin.analysis.trace: every module
+"""tools/misc/list_features.py and fdkd_plugin.utils.trace: every module
 call with its shapes, which call a config's readers take, and the lines
 that record a picked one."""
 import re
@@ -9,7 +9,7 @@ from torch import nn
 
 from fdkd_helpers import load_script, tiny_cfg_options
 
-from fdkd_plugin.analysis.trace import (describe, recorded_calls,
+from fdkd_plugin.utils.trace import (describe, recorded_calls,
                                         trace_modules)
 
 tool = load_script('tools/misc/list_features.py')

@@ -22,7 +22,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from fdkd_plugin.analysis.trace import recorded_calls, trace_modules
+from fdkd_plugin.utils.trace import recorded_calls, trace_modules
 from fdkd_plugin.registry import MODELS
 from fdkd_plugin.utils.runs import markdown_table
 

@@ -15,6 +15,7 @@ from mmrazor.models.utils import add_prefix
 from fdkd_plugin.registry import MODELS
 from ..backbones.multi_frame_backbone import (average_frame_records,
                                               frames_per_clip)
+from .auto_feature import auto_distiller
 from .controls import check_control, drop_teacher_terms
 from .model_checks import (check_labels, check_teacher_ckpt_exists,
                            load_teacher_checkpoint, num_classes_of)
@@ -50,6 +51,10 @@ class CrossModalDistill(SingleTeacherDistill):
     - the student gets ``inputs[student_modality]``,
     - predict/tensor modes (validation, test, deployment) use the student's
       modality only.
+
+    A distiller config with ``feature='auto'`` has its recorders,
+    ``in_channels``, ``num_classes`` and any width projection filled by
+    tracing both networks (:mod:`.auto_feature`).
 
     Recorders, connectors and ``distill_losses`` work as in MMRazor, so every
     MMRazor loss (``mmrazor.KLDivergence``, ``mmrazor.L2Loss`` ...) is usable
@@ -155,6 +160,9 @@ class CrossModalDistill(SingleTeacherDistill):
         if data_preprocessor is None:
             # the students' own preprocessor would select one modality
             data_preprocessor = dict(type='fdkd.MultiModalDataPreprocessor')
+        if isinstance(distiller, dict) and distiller.get('feature') == 'auto':
+            architecture, teacher, distiller = self._resolve_auto_feature(
+                architecture, teacher, distiller)
         super().__init__(
             architecture=architecture,
             teacher=teacher,
@@ -191,6 +199,20 @@ class CrossModalDistill(SingleTeacherDistill):
             # OFD's teacher margins come from the (loaded) teacher's BN, set
             # by mmrazor's OverhaulFeatureDistillation at build: do the same
             self.distiller.init_ofd_connectors(self.teacher)
+
+    def _resolve_auto_feature(self, architecture, teacher,
+                              distiller: Dict) -> tuple:
+        """Build both networks and trace them for the distiller's
+        ``feature='auto'`` (:mod:`.auto_feature`)."""
+        student = MODELS.build(architecture) if isinstance(
+            architecture, dict) else architecture
+        teacher = MODELS.build(teacher) if isinstance(teacher,
+                                                      dict) else teacher
+        found = num_classes_of(student) or num_classes_of(teacher)
+        distiller = auto_distiller(distiller, student, teacher,
+                                   None if found is None else found[0],
+                                   self._key('distiller'))
+        return student, teacher, distiller
 
     def _key(self, name: str) -> str:
         """The config key of one of this algorithm's arguments."""

@@ -107,6 +107,13 @@ class FreqDecoupledDistiller(LabelledDistiller):
             ``'sum_per_sample'``; passed to both feature losses.
         head (dict): Extra config of each ``fdkd.SharedHead`` (e.g.
             ``act=None`` or ``dropout``).
+        feature (str, optional): ``'auto'``: ``fdkd.CrossModalDistill``
+            finds each side's feature by tracing its network (the last
+            stage's pre-activation feature, paper A.3) and fills the
+            recorders, ``in_channels``, ``num_classes`` and a projection of
+            the student feature when the widths differ
+            (:mod:`fdkd_plugin.models.algorithms.auto_feature`). Defaults to
+            None: the recorders as given.
         **kwargs: ``ConfigurableDistiller`` arguments: more MMRazor
             ``distill_losses`` with ``loss_forward_mappings``, connectors,
             deliveries.
@@ -138,7 +145,14 @@ class FreqDecoupledDistiller(LabelledDistiller):
                  task_weight: float = 1.0,
                  reduction: str = 'mean',
                  head: Optional[Dict] = None,
+                 feature: Optional[str] = None,
                  **kwargs) -> None:
+        if feature is not None:
+            raise ValueError(
+                f"feature={feature!r} is resolved by fdkd.CrossModalDistill "
+                "(feature='auto' traces both networks there); build this "
+                'distiller through it, or give the recorders, in_channels '
+                'and num_classes yourself')
         super().__init__(
             student_recorders=student_recorders,
             teacher_recorders=teacher_recorders,

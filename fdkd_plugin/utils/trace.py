@@ -36,6 +36,21 @@ class ModuleCall:
     type: str
     inputs: str
     output: str = '?'
+    #: shape of the first tensor input / the output's last tensor (None:
+    #: no tensor), for rules that compare shapes
+    in_shape: Optional[Tuple[int, ...]] = None
+    out_shape: Optional[Tuple[int, ...]] = None
+
+
+def _first_shape(value: Any, last: bool = False) -> Optional[Tuple[int, ...]]:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (tuple, list)) and value:
+        for v in (reversed(value) if last else value):
+            shape = _first_shape(v, last)
+            if shape is not None:
+                return shape
+    return None
 
 
 def trace_modules(network: nn.Module, run) -> List[ModuleCall]:
@@ -56,7 +71,8 @@ def trace_modules(network: nn.Module, run) -> List[ModuleCall]:
 
         def hook(module, args):
             call = ModuleCall(path, counts.get(path, 0),
-                              type(module).__name__, describe(list(args)))
+                              type(module).__name__, describe(list(args)),
+                              in_shape=_first_shape(args))
             counts[path] = call.call + 1
             calls.append(call)
             open_calls.setdefault(id(module), []).append(call)
@@ -66,7 +82,9 @@ def trace_modules(network: nn.Module, run) -> List[ModuleCall]:
     def post_hook(module, args, output):
         stack = open_calls.get(id(module))
         if stack:
-            stack.pop().output = describe(output)
+            call = stack.pop()
+            call.output = describe(output)
+            call.out_shape = _first_shape(output, last=True)
 
     for path, module in network.named_modules():
         if not path:
