@@ -88,7 +88,8 @@ def test_student_and_teacher_of_the_fdkd_config(tiny_avdigits, capsys):
     table = rows(out)
     # the FDKD feature: the second call of the last block's ReLU, pre-act
     kind, inputs, output, by = table[('backbone.layer4.1.relu', 1)]
-    assert kind == 'ReLU' and by == 'feat (ModuleInputs) -> student_feat'
+    assert kind == 'ReLU' and by == ('feat (ModuleInputs) -> student_feat;'
+                                     ' feature=auto')
     assert re.fullmatch(r'\[\(2, 256, \d+, \d+\)\]', inputs)
     assert table[('backbone.layer4.1.relu', 0)][3] == ''
     assert table[('head.fc', 0)][1:3] == ['[(2, 256)]', '(2, 10)']

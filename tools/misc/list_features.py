@@ -5,8 +5,9 @@ weights), runs one batch of the config's own training data through one
 network, and prints each module call in order: its path (a recorder's
 ``source``), the call index (``record_idx``: a module called twice, like
 the ReLU of mmpretrain's BasicBlock, records twice), its input and output
-shapes, and which recorder of the config records it. ``--pick`` prints the
-config lines that record one of them.
+shapes, which recorder of the config records it, and the call that
+``feature='auto'`` takes. ``--pick`` prints the config lines that record
+one of them.
 
     python tools/misc/list_features.py configs/fdkd/avdigits_audio_from_visual.py
     python tools/misc/list_features.py CONFIG --side teacher --grep layer4
@@ -22,6 +23,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from fdkd_plugin.models.algorithms.auto_feature import find_feature
 from fdkd_plugin.utils.trace import recorded_calls, trace_modules
 from fdkd_plugin.registry import MODELS
 from fdkd_plugin.utils.runs import markdown_table
@@ -101,6 +103,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         lambda: network(inputs, data['data_samples'], mode='tensor'))
     recorded = recorded_calls(
         model_cfg.get('distiller') if distill else None, args.side)
+    try:  # what feature='auto' takes on this batch
+        auto = find_feature(network, inputs)
+    except ValueError:  # not an image classifier / segmentor
+        auto = None
+    if auto is not None:
+        key = (auto.source, auto.record_idx)
+        mark = 'feature=auto' + ('' if auto.kind == 'ModuleInputs' else
+                                 f' (output[{auto.data_idx}])')
+        recorded[key] = f'{recorded[key]}; {mark}' if key in recorded \
+            else mark
     pattern = re.compile(args.grep) if args.grep else None
     rows = [['module (source)', 'call (record_idx)', 'type', 'input',
              'output', 'recorded by']]
