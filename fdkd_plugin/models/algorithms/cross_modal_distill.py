@@ -1,8 +1,7 @@
 """Single-teacher distillation where teacher and student see different
 modalities of the same sample."""
-import contextlib
 import inspect
-from typing import Callable, Dict, Iterator, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 from mmengine.logging import print_log
@@ -17,25 +16,15 @@ from ..backbones.multi_frame_backbone import (average_frame_records,
                                               frames_per_clip)
 from .auto_feature import auto_distiller
 from .controls import check_control, drop_teacher_terms
-from .model_checks import (check_labels, check_teacher_ckpt_exists,
-                           load_teacher_checkpoint, num_classes_of)
+from .model_checks import (batch_norm_guard, check_class_counts,
+                           check_labels, check_teacher_ckpt_exists,
+                           gt_labels_of, load_teacher_checkpoint,
+                           num_classes_of)
 from .teacher_cache import TeacherCache
 
 __all__ = ['CrossModalDistill']
 
 Inputs = Dict[str, torch.Tensor]
-
-
-def gt_labels_of(data_samples: Optional[List[BaseDataElement]]
-                 ) -> Optional[torch.Tensor]:
-    """The ``(N,)`` class labels of a batch, or None if it carries none.
-
-    Classification samples (mmpretrain ``DataSample``) hold ``gt_label`` as a
-    1-element tensor each.
-    """
-    if not data_samples or 'gt_label' not in data_samples[0]:
-        return None
-    return torch.cat([sample.gt_label for sample in data_samples])
 
 
 @MODELS.register_module()
@@ -177,7 +166,8 @@ class CrossModalDistill(SingleTeacherDistill):
             **kwargs)
         self.student_modality = student_modality
         self.teacher_modality = teacher_modality
-        self._check_num_classes()
+        check_class_counts(self.student, self.teacher, self.distiller,
+                           self._key)
         found = num_classes_of(self.student)
         #: the student head's class count (None: no classification head)
         self.num_classes: Optional[int] = None if found is None else found[0]
@@ -217,47 +207,6 @@ class CrossModalDistill(SingleTeacherDistill):
     def _key(self, name: str) -> str:
         """The config key of one of this algorithm's arguments."""
         return f'{self.cfg_prefix}.{name}'
-
-    def _check_num_classes(self) -> None:
-        """One class count for student, teacher and distiller."""
-        counts = {}
-        for arg, network in (('architecture', self.student),
-                             ('teacher', self.teacher)):
-            found = num_classes_of(network)
-            if found is not None:
-                counts[self._key(f'{arg}.{found[1]}')] = found[0]
-        n = getattr(self.distiller, 'num_classes', None)
-        if isinstance(n, int):
-            counts[self._key('distiller.num_classes')] = n
-        losses = getattr(self.distiller, 'distill_losses', None) or {}
-        for name, loss in losses.items():
-            n = getattr(loss, 'num_classes', None)
-            if isinstance(n, int):
-                counts[self._key(
-                    f'distiller.distill_losses.{name}.num_classes')] = n
-        if len(set(counts.values())) > 1:
-            listed = ', '.join(f'{k}={v}' for k, v in counts.items())
-            raise ValueError(
-                f'class counts differ: {listed}; teacher and student of '
-                'cross-modal distillation classify the same labels (shared '
-                'heads and logit KD compare their logits class by class): '
-                "set them all to the data set's class count")
-
-    @contextlib.contextmanager
-    def _batch_norm_guard(self) -> Iterator[None]:
-        """Turn torch's error for a batch of one sample at a training
-        BatchNorm into one naming the data loader keys."""
-        try:
-            yield
-        except ValueError as err:
-            if 'Expected more than 1 value per channel' not in str(err):
-                raise
-            raise ValueError(
-                'a training batch of 1 sample reached a BatchNorm layer, '
-                'which cannot compute statistics from one value per channel '
-                f'({err}); set train_dataloader.drop_last=True (the data '
-                "set's size leaves a last batch of 1 sample) or "
-                'train_dataloader.batch_size >= 2') from err
 
     def _build_teacher_cache(self,
                              cfg: Optional[Dict]) -> Optional[TeacherCache]:
@@ -302,7 +251,7 @@ class CrossModalDistill(SingleTeacherDistill):
         gt_label = gt_labels_of(data_samples)
         check_labels(gt_label, self.num_classes, data_samples,
                      self._num_classes_key)
-        with self._batch_norm_guard():
+        with batch_norm_guard():
             return self._loss(teacher_inputs, student_inputs, data_samples,
                               gt_label)
 

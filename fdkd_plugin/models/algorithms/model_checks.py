@@ -10,17 +10,21 @@ key, the file and the fix.
 - :func:`num_classes_of` / :func:`check_labels`: class counts of the heads,
   and labels inside them.
 """
+import contextlib
 import os
 import os.path as osp
 import re
-from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import (Callable, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple)
 
 import torch
+from mmengine.structures import BaseDataElement
 from torch import nn
 
 __all__ = [
     'check_teacher_ckpt_exists', 'load_teacher_checkpoint', 'num_classes_of',
-    'check_labels', 'unimodal_config_for', 'DISTILL_PREFIXES'
+    'check_labels', 'unimodal_config_for', 'DISTILL_PREFIXES',
+    'gt_labels_of', 'check_class_counts', 'batch_norm_guard'
 ]
 
 #: Top-level keys of a checkpoint of ``CrossModalDistill`` (student,
@@ -284,3 +288,58 @@ def check_labels(labels: Optional[torch.Tensor], num_classes: Optional[int],
         f'label; set {key} to the data set\'s class count '
         "(len(dataset.metainfo['classes'])) or fix the ann_file")
 
+
+def gt_labels_of(data_samples: Optional[List[BaseDataElement]]
+                 ) -> Optional[torch.Tensor]:
+    """The ``(N,)`` class labels of a batch, or None if it carries none.
+
+    Classification samples (mmpretrain ``DataSample``) hold ``gt_label`` as a
+    1-element tensor each.
+    """
+    if not data_samples or 'gt_label' not in data_samples[0]:
+        return None
+    return torch.cat([sample.gt_label for sample in data_samples])
+
+
+def check_class_counts(student: nn.Module, teacher: nn.Module, distiller,
+                       key: Callable[[str], str]) -> None:
+    """One class count for student, teacher, the distiller and its losses
+    (shared heads and logit KD compare logits class by class); ``key``
+    turns an argument name into its config key, for the message."""
+    counts = {}
+    for arg, network in (('architecture', student), ('teacher', teacher)):
+        found = num_classes_of(network)
+        if found is not None:
+            counts[key(f'{arg}.{found[1]}')] = found[0]
+    n = getattr(distiller, 'num_classes', None)
+    if isinstance(n, int):
+        counts[key('distiller.num_classes')] = n
+    losses = getattr(distiller, 'distill_losses', None) or {}
+    for name, loss in losses.items():
+        n = getattr(loss, 'num_classes', None)
+        if isinstance(n, int):
+            counts[key(f'distiller.distill_losses.{name}.num_classes')] = n
+    if len(set(counts.values())) > 1:
+        listed = ', '.join(f'{k}={v}' for k, v in counts.items())
+        raise ValueError(
+            f'class counts differ: {listed}; teacher and student of '
+            'cross-modal distillation classify the same labels (shared '
+            'heads and logit KD compare their logits class by class): '
+            "set them all to the data set's class count")
+
+
+@contextlib.contextmanager
+def batch_norm_guard() -> Iterator[None]:
+    """Turn torch's error for a batch of one sample at a training
+    BatchNorm into one naming the data loader keys."""
+    try:
+        yield
+    except ValueError as err:
+        if 'Expected more than 1 value per channel' not in str(err):
+            raise
+        raise ValueError(
+            'a training batch of 1 sample reached a BatchNorm layer, '
+            'which cannot compute statistics from one value per channel '
+            f'({err}); set train_dataloader.drop_last=True (the data '
+            "set's size leaves a last batch of 1 sample) or "
+            'train_dataloader.batch_size >= 2') from err
