@@ -58,7 +58,6 @@ ofd_student_connectors = {
 # **afd_channels)
 _afd_widths = [_width * m for m in (1, 1, 2, 2, 4, 4, 8, 8)]
 afd_channels = dict(student_channels=_afd_widths, teacher_channels=_afd_widths)
-# C2KD: the proxies' input width (layer3, 128) and the 10 digit classes,
-# merged into loss_c2kd the same way
-c2kd_channels = dict(
-    student_channels=_width * 4, teacher_channels=_width * 4, num_classes=10)
+# C2KD: the proxies' input width (layer3, 128), merged into loss_c2kd the
+# same way
+c2kd_channels = dict(student_channels=_width * 4, teacher_channels=_width * 4)

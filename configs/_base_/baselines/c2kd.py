@@ -23,9 +23,9 @@
 # losses in seeds 0 and 1 (2026-12-06): student test 75.6 / 74.8 %, the
 # fine-tuned teacher 93.4 / 94.0 % (the old workaround table: 75.2 +- 0.4).
 # Labels: by argument (fdkd.LabelledDistiller, from fdkd.CrossModalDistill).
-# Widths / classes: full-width ResNet-18; num_classes is a placeholder that
-# the dataset's child config must set (the half-width AV-digits values are
-# c2kd_channels in configs/_base_/av/avdigits.py).
+# Widths / classes: full-width ResNet-18 (the half-width AV-digits values
+# are c2kd_channels in configs/_base_/av/avdigits.py); num_classes=None:
+# fdkd.CrossModalDistill gives the proxies the student head's class count.
 _layer3 = dict(type='mmrazor.ModuleOutputs', source='backbone.layer3')
 _logits = dict(type='mmrazor.ModuleOutputs', source='head.fc')
 c2kd_distiller = dict(
@@ -39,7 +39,7 @@ c2kd_distiller = dict(
             type='fdkd.C2KDLoss',
             student_channels=256,
             teacher_channels=256,
-            num_classes=2,
+            num_classes=None,
             tau=1.0,
             krc_threshold=0.0,
             bid_weight=1.0,
