@@ -8,14 +8,15 @@ by ``import fdkd_plugin``.
 """
 from .cka import band_cka, band_cosine, linear_cka, paired_cosine
 from .features import (BANDS, FDKD_FEATURE, FeatureExtractor, FeatureSource,
-                       extract_features, extract_paired_features,
+                       auto_source, extract_features, extract_paired_features,
                        network_modality, split_bands)
 from .loading import (Network, build_paired_loader, load_config, load_networks,
                       packed_modalities)
 
 __all__ = [
-    'linear_cka', 'band_cka', 'paired_cosine', 'band_cosine', 'BANDS', 'FDKD_FEATURE', 'FeatureSource',
-    'FeatureExtractor', 'extract_features', 'extract_paired_features',
-    'network_modality', 'split_bands', 'Network', 'load_config',
-    'load_networks', 'packed_modalities', 'build_paired_loader'
+    'linear_cka', 'band_cka', 'paired_cosine', 'band_cosine', 'BANDS',
+    'FDKD_FEATURE', 'FeatureSource', 'FeatureExtractor', 'extract_features',
+    'extract_paired_features', 'network_modality', 'split_bands',
+    'auto_source', 'Network', 'load_config', 'load_networks',
+    'packed_modalities', 'build_paired_loader'
 ]

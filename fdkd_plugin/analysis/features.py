@@ -115,6 +115,17 @@ FDKD_FEATURE = FeatureSource('backbone.layer4.1.relu', 'inputs', 1)
 SourcesType = Union[str, FeatureSource, Sequence[Union[str, FeatureSource]]]
 
 
+def auto_source(model: nn.Module) -> FeatureSource:
+    """The feature ``feature='auto'`` of the FDKD distiller takes in
+    ``model`` (:func:`fdkd_plugin.models.algorithms.auto_feature.
+    find_feature`), as a source (``'auto'`` in ``sources``)."""
+    from fdkd_plugin.models.algorithms.auto_feature import find_feature
+    choice = find_feature(model)
+    kind = 'inputs' if choice.kind == 'ModuleInputs' else 'outputs'
+    return FeatureSource(choice.source, kind, choice.record_idx,
+                         choice.data_idx)
+
+
 def network_modality(model: nn.Module) -> Optional[str]:
     """The modality a network's data pre-processor selects, if any
     (``fdkd.MultiModalDataPreprocessor(modality=...)``)."""
@@ -134,8 +145,9 @@ class FeatureExtractor:
     Args:
         model (nn.Module): An MMEngine model (e.g. mmpretrain
             ``ImageClassifier``) with a data pre-processor.
-        sources (str | FeatureSource | sequence): The features to record.
-            Defaults to :data:`FDKD_FEATURE`.
+        sources (str | FeatureSource | sequence): The features to record;
+            ``'auto'``: the one FDKD's ``feature='auto'`` takes in this
+            network (:func:`auto_source`). Defaults to :data:`FDKD_FEATURE`.
         modality (str, optional): The modality to feed when the network's
             pre-processor keeps the ``{modality: Tensor}`` dict. With a
             pre-processor that selects a modality itself it must be None or
@@ -152,7 +164,8 @@ class FeatureExtractor:
         if isinstance(sources, (str, FeatureSource)):
             sources = [sources]
         self.sources: List[FeatureSource] = [
-            FeatureSource.parse(s) for s in sources
+            auto_source(model) if s == 'auto' else FeatureSource.parse(s)
+            for s in sources
         ]
         if not self.sources:
             raise ValueError('sources must name at least one feature')
@@ -309,8 +322,8 @@ def extract_features(model: nn.Module,
         dataloader (Iterable): Collated batches.
         modality (str, optional): The input modality if the network's
             pre-processor does not select one.
-        layer (str | FeatureSource): The feature. Defaults to
-            :data:`FDKD_FEATURE`.
+        layer (str | FeatureSource): The feature, or ``'auto'``. Defaults
+            to :data:`FDKD_FEATURE`.
         pool (bool): Global-average-pool maps. Defaults to True.
         progress (bool): Show a tqdm bar. Defaults to True.
 
@@ -318,7 +331,8 @@ def extract_features(model: nn.Module,
         tuple[Tensor, Tensor | None]: ``(N, C)`` float32 features and the
         ``(N,)`` labels.
     """
-    source = FeatureSource.parse(layer)
+    source = auto_source(model) if layer == 'auto' else \
+        FeatureSource.parse(layer)
     with FeatureExtractor(model, source, modality, pool) as extractor:
         feats, labels = extract_paired_features({'net': extractor}, dataloader,
                                                 progress)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from fdkd_plugin.analysis import (FDKD_FEATURE, FeatureExtractor,
-                                  FeatureSource, build_paired_loader,
-                                  extract_features, load_config, load_networks,
+                                  FeatureSource, auto_source,
+                                  build_paired_loader, extract_features,
+                                  load_config, load_networks,
                                   packed_modalities)
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
@@ -87,6 +88,11 @@ def test_extracts_the_pre_relu_feature_and_labels(audio_setup):
     # the hooks are gone after extraction
     relu = dict(net.model.named_modules())['backbone.layer4.1.relu']
     assert len(relu._forward_hooks) == 0
+    # 'auto' is the same feature on this ResNet-18 (FDKD's feature='auto')
+    assert auto_source(net.model) == FDKD_FEATURE
+    auto, _ = extract_features(net.model, loader, layer='auto',
+                               progress=False)
+    torch.testing.assert_close(auto, pooled)
 
 
 def test_extractor_checks_modality_and_module(audio_setup):

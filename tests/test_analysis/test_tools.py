@@ -112,6 +112,14 @@ def test_feature_cka(tiny_avdigits, ckpts, tmp_path):
     scores = res['layers']['inputs:backbone.layer4.1.relu#1']['cka']
     assert scores == pytest.approx(dict(raw=1, low=1, high=1), abs=1e-9)
 
+    # --layer auto: each network's own FDKD feature, here the same layer
+    auto = cka.main([
+        UNI_AUDIO, ckpts['audio'], UNI_VISUAL, ckpts['visual'], '--out-dir',
+        out, '--name', 'auto', '--layer', 'auto', '--permutations', '0',
+        '--no-progress', '--cfg-options', *options(tiny_avdigits)
+    ])
+    assert auto['layers']['auto']['cka'] == pytest.approx(last['cka'])
+
     # the per-sample cosine (the public FDKD notebook's metric), DC kept
     res = cka.main([
         UNI_AUDIO, ckpts['audio'], UNI_VISUAL, ckpts['visual'], '--out-dir',

@@ -18,7 +18,8 @@ import torch
 from mmengine.config import DictAction
 
 from fdkd_plugin.analysis import (FDKD_FEATURE, FeatureExtractor,
-                                  FeatureSource, Network, build_paired_loader,
+                                  FeatureSource, Network, auto_source,
+                                  build_paired_loader,
                                   extract_paired_features, load_config,
                                   load_networks)
 
@@ -62,7 +63,8 @@ def add_pair_args(parser: argparse.ArgumentParser,
         nargs='+' if multi_layer else None,
         default=[str(FDKD_FEATURE)] if multi_layer else str(FDKD_FEATURE),
         help='recorded feature' + ('s' if multi_layer else '') +
-        ', [inputs:|outputs:]MODULE[#RECORD_IDX] (default: '
+        ', [inputs:|outputs:]MODULE[#RECORD_IDX], or auto (what FDKD\'s '
+        "feature='auto' takes in each network; any backbone) (default: "
         f'{FDKD_FEATURE}, the pre-ReLU last-stage feature the FDKD '
         'distiller records), average-pooled to (N, C)' +
         ('; several give a per-layer chart, e.g. backbone.layer1 '
@@ -144,10 +146,17 @@ def pair_features(
     layers: Sequence[str],
     progress: bool = True
 ) -> Tuple[Dict[str, Dict[str, torch.Tensor]], Optional[torch.Tensor]]:
-    """One pass over the loader: ``feats[network][layer]`` and labels."""
-    sources = [FeatureSource.parse(layer) for layer in layers]
+    """One pass over the loader: ``feats[network][layer]`` and labels
+    (``'auto'``: each network's own FDKD feature)."""
+    sources = {
+        n.name: [
+            auto_source(n.model) if layer == 'auto' else
+            FeatureSource.parse(layer) for layer in layers
+        ]
+        for n in networks
+    }
     extractors = {
-        n.name: FeatureExtractor(n.model, sources, n.modality)
+        n.name: FeatureExtractor(n.model, sources[n.name], n.modality)
         for n in networks
     }
     try:
@@ -160,7 +169,7 @@ def pair_features(
     return {
         name: {
             layer: per[str(src)]
-            for layer, src in zip(layers, sources)
+            for layer, src in zip(layers, sources[name])
         }
         for name, per in feats.items()
     }, labels
