@@ -93,10 +93,11 @@ def test_records_of_n_times_k_rows_become_clip_means():
     conv = torch.nn.Conv2d(1, 1, 1)
     head = torch.nn.Linear(2, 2)
     model = torch.nn.ModuleDict(dict(conv=conv, head=head))
+    # scoped types: a default scope left by another test must not matter
     manager = RecorderManager(dict(
-        inner=dict(type='ModuleOutputs', source='conv'),
-        args=dict(type='ModuleInputs', source='conv'),
-        clip=dict(type='ModuleOutputs', source='head')))
+        inner=dict(type='mmrazor.ModuleOutputs', source='conv'),
+        args=dict(type='mmrazor.ModuleInputs', source='conv'),
+        clip=dict(type='mmrazor.ModuleOutputs', source='head')))
     manager.initialize(model)
     x = torch.arange(12.).view(6, 1, 2, 1)  # N=2 clips, k=3
     with manager:

@@ -68,10 +68,12 @@ depth_model = dict(
     data_preprocessor=dict(
         type='fdkd.MultiModalDataPreprocessor', modality='depth'),
     backbone=dict(_backbone, in_channels=1))
-# mmseg's `model` and `data_preprocessor` are not this base's: each child
-# sets its own model (one of the two above, or a distillation of both)
+# mmseg's `model` is not this base's: each child sets its own (one of the
+# two above, or a distillation of both). The Runner gives a model without a
+# data_preprocessor the top-level one (mmseg's SegDataPreProcessor in the
+# base): here the paired one, which keeps both modalities (a distillation)
 model = dict(_delete_=True)
-data_preprocessor = dict(_delete_=True)
+data_preprocessor = dict(_delete_=True, type='fdkd.MultiModalDataPreprocessor')
 del _mmseg, _loss
 del _backbone, _decode_head, _auxiliary_head  # in the models now
 
