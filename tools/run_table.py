@@ -63,7 +63,12 @@ class PlannedRun:
     cfg_options: List[str] = field(default_factory=list)
     teacher_dir: Optional[str] = None  # the teacher run's work dir
     dataset: str = ''
-    control: Optional[str] = None  # a control of ``method`` (model.control)
+
+    @property
+    def control(self) -> Optional[str]:
+        """The control of a ``'method+control'`` run (``model.control``),
+        else None."""
+        return self.method.partition('+')[2] or None
 
     @property
     def name(self) -> str:
@@ -167,8 +172,7 @@ def plan(dataset: str,
                              []),
                             teacher_dir=teachers[teacher]
                             if uses_teacher else None,
-                            dataset=dataset,
-                            control=control))
+                            dataset=dataset))
     return runs
 
 

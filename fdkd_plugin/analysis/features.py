@@ -331,12 +331,10 @@ def extract_features(model: nn.Module,
         tuple[Tensor, Tensor | None]: ``(N, C)`` float32 features and the
         ``(N,)`` labels.
     """
-    source = auto_source(model) if layer == 'auto' else \
-        FeatureSource.parse(layer)
-    with FeatureExtractor(model, source, modality, pool) as extractor:
+    with FeatureExtractor(model, layer, modality, pool) as extractor:
         feats, labels = extract_paired_features({'net': extractor}, dataloader,
                                                 progress)
-    return feats['net'][str(source)], labels
+    return feats['net'][str(extractor.sources[0])], labels
 
 
 def split_bands(x: Tensor,

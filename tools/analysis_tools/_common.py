@@ -18,8 +18,7 @@ import torch
 from mmengine.config import DictAction
 
 from fdkd_plugin.analysis import (FDKD_FEATURE, FeatureExtractor,
-                                  FeatureSource, Network, auto_source,
-                                  build_paired_loader,
+                                  Network, build_paired_loader,
                                   extract_paired_features, load_config,
                                   load_networks)
 
@@ -148,15 +147,8 @@ def pair_features(
 ) -> Tuple[Dict[str, Dict[str, torch.Tensor]], Optional[torch.Tensor]]:
     """One pass over the loader: ``feats[network][layer]`` and labels
     (``'auto'``: each network's own FDKD feature)."""
-    sources = {
-        n.name: [
-            auto_source(n.model) if layer == 'auto' else
-            FeatureSource.parse(layer) for layer in layers
-        ]
-        for n in networks
-    }
     extractors = {
-        n.name: FeatureExtractor(n.model, sources[n.name], n.modality)
+        n.name: FeatureExtractor(n.model, list(layers), n.modality)
         for n in networks
     }
     try:
@@ -169,7 +161,7 @@ def pair_features(
     return {
         name: {
             layer: per[str(src)]
-            for layer, src in zip(layers, sources[name])
+            for layer, src in zip(layers, extractors[name].sources)
         }
         for name, per in feats.items()
     }, labels
