@@ -18,13 +18,19 @@ audio_train = [
 audio_test = audio_train
 # visual: one 32x32 frame of the clip's three (random in training, middle
 # at test), random-resized-crop in training; no flip: a mirrored digit is
-# not the same digit
+# not the same digit (prob=0 still draws, which keeps every later random
+# draw, and so the published numbers, as they were when LoadFrames did the
+# crop and the flip itself). Normalization: the visual network's
+# data_preprocessor (configs/_base_/models/resnet18_av.py).
 visual_train = [
-    dict(type='fdkd.LoadFrames', num_frames=1, scale=32,
-         crop_scale=(0.6, 1.0), flip_prob=0.0),
+    dict(type='fdkd.LoadFrames', num_frames=1),
+    dict(type='fdkd.MultiModalRandomResizedCrop', scale=32,
+         crop_scale=(0.6, 1.0)),
+    dict(type='fdkd.MultiModalRandomFlip', prob=0.0),
 ]
 visual_test = [
-    dict(type='fdkd.LoadFrames', num_frames=1, scale=32, test_mode=True),
+    dict(type='fdkd.LoadFrames', num_frames=1, test_mode=True),
+    dict(type='fdkd.MultiModalResize', scale=32),
 ]
 
 modalities = ('audio', 'visual')

@@ -14,10 +14,13 @@ audio_train = [
 ]
 audio_test = audio_train
 visual_train = [
-    dict(type='fdkd.LoadFrames', num_frames=1, scale=224),
+    dict(type='fdkd.LoadFrames', num_frames=1),
+    dict(type='fdkd.MultiModalRandomResizedCrop', scale=224),
+    dict(type='fdkd.MultiModalRandomFlip', prob=0.5),
 ]
 visual_test = [
-    dict(type='fdkd.LoadFrames', num_frames=1, scale=224, test_mode=True),
+    dict(type='fdkd.LoadFrames', num_frames=1, test_mode=True),
+    dict(type='fdkd.MultiModalResize', scale=224),
 ]
 
 modalities = ('audio', 'visual')

@@ -15,64 +15,53 @@ num_classes = 40
 # depth_path='hha', backbone in_channels=3); HHA/255 is normalized with the
 # same 0.5 / 0.5.
 depth_encoding = 'log'
-input_norm = dict(
-    # ImageNet statistics of the pretrained backbone, 0-255 RGB
-    rgb=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
-    depth=dict(mean=[0.5], std=[0.5]))
+# Normalization and padding: each network's data_preprocessor
+# (configs/_base_/models/deeplabv3plus_r18.py): RGB with ImageNet's
+# statistics, depth (x - 0.5) / 0.5 -> [-1, 1].
 
 # Training augmentation (the same draw for RGB, depth and label):
 # - a random rescale by U(0.5, 2.0) and a crop back to the loaded size
 #   (480x640; mmseg's usual scale-and-crop, cat_max_ratio 0.75), padded with
-#   the mean / void where the rescaled image is smaller;
+#   the mean / void on the batch where the rescaled image is smaller;
 # - a horizontal flip with p = 0.5 (paper A.2);
 # - random HSV on RGB only (paper A.2).
-# Normalization happens here in the pipeline, so the data preprocessor only
-# stacks the batch (fdkd.MultiModalDataPreprocessor); every training sample
-# has the loaded size after crop + pad, every test image is 480x640.
 _geometric = [
     dict(type='fdkd.MultiModalRandomResize', ratio_range=(0.5, 2.0)),
     dict(type='fdkd.MultiModalRandomCrop', cat_max_ratio=0.75),
     dict(type='fdkd.MultiModalRandomFlip', prob=0.5),
 ]
 _hsv = [dict(type='fdkd.RandomHSV')]
-_finish_train = [
-    dict(type='fdkd.MultiModalNormalize', norm_cfg=input_norm),
-    dict(type='fdkd.MultiModalPad'),
-]
-_finish_test = [dict(type='fdkd.MultiModalNormalize', norm_cfg=input_norm)]
 _labels = dict(type='mmseg.LoadAnnotations')
 
 # paired pipelines (distillation)
+_rgbd = dict(type='fdkd.LoadRGBD', modalities=('rgb', 'depth'),
+             depth_encoding=depth_encoding)
 train_pipeline = [
-    dict(type='fdkd.LoadRGBD', modalities=('rgb', 'depth'),
-         depth_encoding=depth_encoding), _labels, *_geometric, *_hsv,
-    *_finish_train,
-    dict(type='fdkd.PackMultiModalSegInputs', modalities=('rgb', 'depth'))
+    _rgbd, _labels, *_geometric, *_hsv,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('rgb', 'depth'))
 ]
 test_pipeline = [
-    dict(type='fdkd.LoadRGBD', modalities=('rgb', 'depth'),
-         depth_encoding=depth_encoding), _labels, *_finish_test,
-    dict(type='fdkd.PackMultiModalSegInputs', modalities=('rgb', 'depth'))
+    _rgbd, _labels,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('rgb', 'depth'))
 ]
 # one-modality pipelines (unimodal configs)
+_rgb = dict(type='fdkd.LoadRGBD', modalities=('rgb', ))
+_depth = dict(type='fdkd.LoadRGBD', modalities=('depth', ),
+              depth_encoding=depth_encoding)
 rgb_train_pipeline = [
-    dict(type='fdkd.LoadRGBD', modalities=('rgb', )), _labels, *_geometric,
-    *_hsv, *_finish_train,
-    dict(type='fdkd.PackMultiModalSegInputs', modalities=('rgb', ))
+    _rgb, _labels, *_geometric, *_hsv,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('rgb', ))
 ]
 rgb_test_pipeline = [
-    dict(type='fdkd.LoadRGBD', modalities=('rgb', )), _labels, *_finish_test,
-    dict(type='fdkd.PackMultiModalSegInputs', modalities=('rgb', ))
+    _rgb, _labels, dict(type='fdkd.PackMultiModalInputs', modalities=('rgb', ))
 ]
 depth_train_pipeline = [
-    dict(type='fdkd.LoadRGBD', modalities=('depth', ),
-         depth_encoding=depth_encoding), _labels, *_geometric, *_finish_train,
-    dict(type='fdkd.PackMultiModalSegInputs', modalities=('depth', ))
+    _depth, _labels, *_geometric,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('depth', ))
 ]
 depth_test_pipeline = [
-    dict(type='fdkd.LoadRGBD', modalities=('depth', ),
-         depth_encoding=depth_encoding), _labels, *_finish_test,
-    dict(type='fdkd.PackMultiModalSegInputs', modalities=('depth', ))
+    _depth, _labels,
+    dict(type='fdkd.PackMultiModalInputs', modalities=('depth', ))
 ]
 
 # Batch 4 per process: `tools/dist_train.sh CONFIG 4` gives the paper's
@@ -110,4 +99,4 @@ val_evaluator = dict(type='mmseg.IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 # the building blocks above are in the pipelines now; dropping them keeps
 # the dumped config short (MMEngine formats it with yapf on every run)
-del _geometric, _hsv, _finish_train, _finish_test, _labels
+del _geometric, _hsv, _labels, _rgbd, _rgb, _depth

@@ -16,10 +16,13 @@ audio_test = audio_train
 # paper A.2: 3 frames sampled uniformly in training, the centres at test;
 # the visual model folds them with fdkd.MultiFrameBackbone
 visual_train = [
-    dict(type='fdkd.LoadFrames', num_frames=3, scale=224),
+    dict(type='fdkd.LoadFrames', num_frames=3),
+    dict(type='fdkd.MultiModalRandomResizedCrop', scale=224),
+    dict(type='fdkd.MultiModalRandomFlip', prob=0.5),
 ]
 visual_test = [
-    dict(type='fdkd.LoadFrames', num_frames=3, scale=224, test_mode=True),
+    dict(type='fdkd.LoadFrames', num_frames=3, test_mode=True),
+    dict(type='fdkd.MultiModalResize', scale=224),
 ]
 
 modalities = ('audio', 'visual')

@@ -3,8 +3,10 @@
 # 8), DepthwiseSeparableASPPHead 512 -> 128 with the 64 -> 12 low-level
 # branch, FCN auxiliary head 256 -> 64 with loss weight 0.4.
 # Two networks, one per modality, each fed its modality of the paired batch
-# by fdkd.MultiModalDataPreprocessor (which only stacks: the pipeline
-# normalizes). Both predict NYU's 40 classes.
+# by fdkd.MultiModalDataPreprocessor, which normalizes it (norm_cfg) and
+# pads every training crop smaller than the loaded image back to it
+# (pad_to='ori_shape': 0 after normalization, label 255). Both predict
+# NYU's 40 classes.
 #
 # Norm: plain BN here; `sync_bn = 'torch'` below makes MMEngine's Runner
 # convert it to SyncBN in multi-process runs on GPUs. On CPU (gloo) SyncBN
@@ -54,10 +56,18 @@ _auxiliary_head = dict(
     norm_cfg=norm_cfg,
     loss_decode=dict(_loss, loss_weight=0.4))
 
+# RGB: ImageNet statistics of the pretrained backbone, 0-255 scale. Depth:
+# the loader's encoding in [0, 1] (configs/_base_/datasets/nyu_depth_v2.py)
+# mapped to [-1, 1].
+_preprocessor = dict(
+    type='fdkd.MultiModalDataPreprocessor',
+    norm_cfg=dict(
+        rgb=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
+        depth=dict(mean=[0.5], std=[0.5])),
+    pad_to='ori_shape')
 rgb_model = dict(
     type='mmseg.EncoderDecoder',
-    data_preprocessor=dict(
-        type='fdkd.MultiModalDataPreprocessor', modality='rgb'),
+    data_preprocessor=dict(_preprocessor, modality='rgb'),
     backbone=_backbone,
     decode_head=_decode_head,
     auxiliary_head=_auxiliary_head,
@@ -65,8 +75,7 @@ rgb_model = dict(
     test_cfg=_mmseg.test_cfg)
 depth_model = dict(
     rgb_model,
-    data_preprocessor=dict(
-        type='fdkd.MultiModalDataPreprocessor', modality='depth'),
+    data_preprocessor=dict(_preprocessor, modality='depth'),
     backbone=dict(_backbone, in_channels=1))
 # mmseg's `model` is not this base's: each child sets its own (one of the
 # two above, or a distillation of both). The Runner gives a model without a
@@ -75,7 +84,7 @@ depth_model = dict(
 model = dict(_delete_=True)
 data_preprocessor = dict(_delete_=True, type='fdkd.MultiModalDataPreprocessor')
 del _mmseg, _loss
-del _backbone, _decode_head, _auxiliary_head  # in the models now
+del _backbone, _decode_head, _auxiliary_head, _preprocessor  # in the models
 
 # FDKD on segmentation maps (paper A.3): features keep their spatial layout
 # (pool=False) and are split by the 2-D radial frequency split; no shared

@@ -20,8 +20,15 @@ audio_model = dict(
 )
 visual_model = dict(
     type='mmpretrain.ImageClassifier',
+    # uint8 RGB frames -> (x - mean) / std with ImageNet's statistics
+    # (0-255 scale), on the batch; a distiller takes this norm_cfg over
     data_preprocessor=dict(
-        type='fdkd.MultiModalDataPreprocessor', modality='visual'),
+        type='fdkd.MultiModalDataPreprocessor',
+        modality='visual',
+        norm_cfg=dict(
+            visual=dict(
+                mean=[123.675, 116.28, 103.53],
+                std=[58.395, 57.12, 57.375]))),
     backbone=dict(
         type='mmpretrain.ResNet', depth=18, in_channels=3, out_indices=(3, )),
     neck=dict(type='mmpretrain.GlobalAveragePooling'),

@@ -1,18 +1,24 @@
-"""Transforms of the audio-visual pipelines (registered in ``TRANSFORMS``)."""
+"""Transforms of the paired pipelines (registered in ``TRANSFORMS``):
+loaders (:mod:`.loading` audio, :mod:`.frames`, :mod:`.rgbd`, :mod:`.text`),
+the audio front end (:mod:`.audio`), the paired geometry
+(:mod:`.geometry`) and the packer (:mod:`.formatting`)."""
 from .audio import Spectrogram, stft_magnitude
 from .formatting import PackMultiModalInputs
-from .loading import LoadAudio, LoadFrames, LoadSpectrogram
-from .segmentation import (LoadRGBD, MultiModalNormalize, MultiModalPad,
-                           MultiModalRandomCrop, MultiModalRandomFlip,
-                           MultiModalRandomResize, PackMultiModalSegInputs,
-                           RandomHSV, encode_depth)
+from .frames import LoadFrames
+from .geometry import (MultiModalRandomCrop, MultiModalRandomFlip,
+                       MultiModalRandomResize, MultiModalRandomResizedCrop,
+                       MultiModalResize)
+from .loading import LoadAudio, LoadSpectrogram
+from .rgbd import (LoadRGBD, MultiModalNormalize, MultiModalPad,
+                   PackMultiModalSegInputs, RandomHSV, encode_depth)
 from .text import TokenizeText, normalize_tweet
 
 __all__ = [
     'LoadAudio', 'LoadSpectrogram', 'LoadFrames', 'Spectrogram',
     'stft_magnitude', 'PackMultiModalInputs', 'TokenizeText',
-    'normalize_tweet', 'LoadRGBD', 'MultiModalRandomResize',
-    'MultiModalRandomCrop', 'MultiModalRandomFlip', 'RandomHSV',
-    'MultiModalNormalize', 'MultiModalPad', 'PackMultiModalSegInputs',
-    'encode_depth'
+    'normalize_tweet', 'LoadRGBD', 'MultiModalResize',
+    'MultiModalRandomResize', 'MultiModalRandomCrop',
+    'MultiModalRandomResizedCrop', 'MultiModalRandomFlip', 'RandomHSV',
+    'encode_depth', 'MultiModalNormalize', 'MultiModalPad',
+    'PackMultiModalSegInputs'
 ]

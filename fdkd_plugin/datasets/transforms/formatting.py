@@ -1,5 +1,6 @@
-"""Pack the modalities of a sample into tensors and a ``DataSample``."""
-from typing import Sequence, Tuple
+"""Pack the modalities of a sample into tensors and a data sample, for
+classification and segmentation alike."""
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -10,6 +11,8 @@ from .declare import declares
 
 __all__ = ['PackMultiModalInputs']
 
+TASKS: Tuple[str, ...] = ('cls', 'seg')
+
 
 @TRANSFORMS.register_module()
 @declares(writes=())
@@ -18,26 +21,42 @@ class PackMultiModalInputs(BaseTransform):
 
     Output:
 
-    - ``'inputs'`` (dict[str, Tensor]): for each name in ``modalities``,
-      ``torch.from_numpy(results[name])`` (a tensor is kept as it is), e.g.
-      ``'audio'`` (1, F, T) and ``'visual'`` (3, H, W) or (K, 3, H, W).
-      MMEngine's collate stacks each entry over the batch.
-    - ``'data_samples'`` (:class:`mmpretrain.structures.DataSample`):
-      ``gt_label`` set from ``results['gt_label']`` when present, and the
-      ``meta_keys`` found in ``results`` as metainfo (absent ones are left
-      out).
+    - ``'inputs'`` (dict[str, Tensor]): for each name in ``modalities``, a
+      tensor of the array in the same dtype (uint8 frames stay uint8: the
+      data preprocessor normalizes them on the batch). An image field (named
+      in ``results['modal_fields']``) goes from ``(H, W, C)`` to
+      ``(C, H, W)``, a frame stack from ``(k, H, W, C)`` to ``(k, C, H, W)``
+      and an ``(H, W)`` map to ``(1, H, W)``; anything else (a spectrogram
+      ``(1, F, T)``, token ids) is packed as it is. MMEngine's collate
+      stacks each entry over the batch.
+    - ``'data_samples'``: for ``task='cls'`` an mmpretrain ``DataSample``
+      with ``gt_label`` from ``results['gt_label']`` when present; for
+      ``task='seg'`` an mmseg ``SegDataSample`` with ``gt_sem_seg`` (int64
+      ``(1, H, W)``) from ``results['gt_seg_map']`` when present. Both get
+      the ``meta_keys`` found in ``results`` as metainfo (absent ones are
+      left out); mmseg's ``EncoderDecoder.predict`` reads ``ori_shape``,
+      ``img_shape``, ``padding_size`` and ``flip`` from there.
 
     Args:
         modalities (Sequence[str]): The results keys to pack as inputs.
             Defaults to ``('audio', 'visual')``.
-        meta_keys (Sequence[str]): The results keys to keep as metainfo.
-            Defaults to ``('clip_id', 'sample_idx', 'frame_inds')``.
+        meta_keys (Sequence[str], optional): The results keys to keep as
+            metainfo. Defaults to None: :attr:`META_KEYS` of the task.
+        task (str, optional): ``'cls'`` or ``'seg'``. Defaults to None:
+            ``'seg'`` when the results hold ``seg_fields`` (set by
+            ``mmseg.LoadAnnotations``), else ``'cls'``.
     """
+
+    META_KEYS = dict(
+        cls=('clip_id', 'sample_idx', 'frame_inds'),
+        seg=('img_path', 'rgb_path', 'depth_path', 'seg_map_path',
+             'sample_idx', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+             'flip_direction', 'reduce_zero_label'))
 
     def __init__(self,
                  modalities: Sequence[str] = ('audio', 'visual'),
-                 meta_keys: Sequence[str] = ('clip_id', 'sample_idx',
-                                             'frame_inds')) -> None:
+                 meta_keys: Optional[Sequence[str]] = None,
+                 task: Optional[str] = None) -> None:
         super().__init__()
         if isinstance(modalities, str):
             modalities = (modalities, )
@@ -45,18 +64,32 @@ class PackMultiModalInputs(BaseTransform):
         if not modalities or len(set(modalities)) != len(modalities):
             raise ValueError(f'modalities={modalities!r} must be non-empty '
                              'and without duplicates')
+        if task is not None and task not in TASKS:
+            raise ValueError(f'task={task!r} must be one of {TASKS} or None')
         self.modalities: Tuple[str, ...] = modalities
-        self.meta_keys: Tuple[str, ...] = (meta_keys, ) if isinstance(
-            meta_keys, str) else tuple(meta_keys)
+        self.meta_keys: Optional[Tuple[str, ...]] = None if meta_keys is None \
+            else ((meta_keys, ) if isinstance(meta_keys, str) else
+                  tuple(meta_keys))
+        self.task = task
 
     @staticmethod
-    def _to_tensor(value: object, name: str, clip_id: object) -> torch.Tensor:
+    def _to_tensor(value: object, name: str, image: bool,
+                   sample: object) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             return value
-        if isinstance(value, np.ndarray):
-            return torch.from_numpy(np.ascontiguousarray(value))
-        raise TypeError(f'modality {name!r} of clip {clip_id!r} is a '
-                        f'{type(value).__name__}, not an array or tensor')
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f'modality {name!r} of sample {sample!r} is a '
+                            f'{type(value).__name__}, not an array or tensor')
+        if image:
+            if value.ndim == 2:
+                value = value[None]  # (1, H, W)
+            elif value.ndim in (3, 4):
+                value = np.moveaxis(value, -1, -3)  # channels first
+            else:
+                raise ValueError(f'image field {name!r} of sample {sample!r}'
+                                 f' has shape {value.shape}; expected (H, W), '
+                                 '(H, W, C) or (k, H, W, C)')
+        return torch.from_numpy(np.ascontiguousarray(value))
 
     def transform(self, results: dict) -> dict:
         """Pack one sample.
@@ -66,28 +99,41 @@ class PackMultiModalInputs(BaseTransform):
 
         Returns:
             dict: ``{'inputs': dict[str, Tensor], 'data_samples':
-            DataSample}``.
+            DataSample | SegDataSample}``.
 
         Raises:
-            KeyError: A modality is missing (naming it and the clip id).
+            KeyError: A modality is missing (naming it and the sample).
         """
-        from mmpretrain.structures import DataSample
-        clip_id = results.get('clip_id', '?')
+        sample = results.get('clip_id', results.get('img_path', '?'))
+        images = set(results.get('modal_fields', ()))
         inputs = {}
         for name in self.modalities:
             if name not in results:
                 raise KeyError(f'modality {name!r} is missing from the '
-                               f'results of clip {clip_id!r}; keys: '
+                               f'results of sample {sample!r}; keys: '
                                f'{sorted(results)}')
-            inputs[name] = self._to_tensor(results[name], name, clip_id)
-        data_sample = DataSample()
-        if 'gt_label' in results:
-            data_sample.set_gt_label(results['gt_label'])
+            inputs[name] = self._to_tensor(results[name], name, name
+                                           in images, sample)
+        task = self.task or ('seg' if 'seg_fields' in results else 'cls')
+        if task == 'seg':
+            from mmengine.structures import PixelData
+            from mmseg.structures import SegDataSample
+            data_sample = SegDataSample()
+            if 'gt_seg_map' in results:
+                gt = results['gt_seg_map'].astype(np.int64)[None]
+                data_sample.gt_sem_seg = PixelData(data=torch.from_numpy(gt))
+        else:
+            from mmpretrain.structures import DataSample
+            data_sample = DataSample()
+            if 'gt_label' in results:
+                data_sample.set_gt_label(results['gt_label'])
+        keys = self.META_KEYS[task] if self.meta_keys is None \
+            else self.meta_keys
         data_sample.set_metainfo(
             {k: results[k]
-             for k in self.meta_keys if k in results})
+             for k in keys if k in results})
         return dict(inputs=inputs, data_samples=data_sample)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(modalities={self.modalities}, '
-                f'meta_keys={self.meta_keys})')
+                f'meta_keys={self.meta_keys}, task={self.task!r})')

@@ -1,36 +1,31 @@
-"""Loading transforms of the audio-visual pipelines: wav, spectrogram, frames.
+"""Audio loading transforms of the audio-visual pipelines: wav and
+precomputed spectrogram (the frames: :mod:`.frames`).
 
-All three read the paths that :class:`~fdkd_plugin.datasets.BaseAVDataset`
-puts into a data info (``'audio_path'``, ``'spec_path'``, ``'frames_dir'``)
-and write numpy arrays that :class:`PackMultiModalInputs` turns into tensors.
-Randomness (audio crop start, frame choice, crop box, flip) comes from
-``np.random``, which MMEngine seeds per worker.
+Both read the paths that :class:`~fdkd_plugin.datasets.BaseAVDataset` puts
+into a data info (``'audio_path'``, ``'spec_path'``) and write numpy arrays
+that :class:`PackMultiModalInputs` turns into tensors. Randomness (the audio
+crop start) comes from ``np.random``, which MMEngine seeds per worker.
 """
 import math
-import os
 import os.path as osp
 import wave
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple
 
-import cv2
-import mmcv
 import numpy as np
 import torch
 import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
-from .declare import declares
 from fdkd_plugin.utils.checkpoint import UnsafePickleError, load_numpy_pickle
-from ..checks import FRAME_EXTENSIONS, jpeg_is_truncated, read_wav_header
+from ..checks import read_wav_header
+from .declare import declares
 
-__all__ = ['LoadAudio', 'LoadSpectrogram', 'LoadFrames']
-
-IMAGENET_MEAN: Tuple[float, float, float] = (123.675, 116.28, 103.53)
-IMAGENET_STD: Tuple[float, float, float] = (58.395, 57.12, 57.375)
+__all__ = ['LoadAudio', 'LoadSpectrogram', 'clip_name']
 
 
-def _clip_name(results: dict) -> str:
+def clip_name(results: dict) -> str:
+    """The clip id of a sample, for error messages."""
     return repr(results.get('clip_id', '?'))
 
 
@@ -38,14 +33,6 @@ def _load_audio_random(args: dict) -> Optional[str]:
     """A random crop start when cropping outside ``test_mode``."""
     if args.get('random_crop', False) and not args.get('test_mode', False):
         return 'a random crop start (random_crop=True, test_mode=False)'
-    return None
-
-
-def _load_frames_random(args: dict) -> Optional[str]:
-    """A random frame, crop box and flip outside ``test_mode``."""
-    if not args.get('test_mode', False):
-        return ('a random frame, crop box and flip per clip '
-                '(test_mode=False)')
     return None
 
 
@@ -234,7 +221,7 @@ class LoadAudio(BaseTransform):
         """
         path = results.get('audio_path')
         if path is None:
-            raise KeyError(f"LoadAudio: results of clip {_clip_name(results)} "
+            raise KeyError(f"LoadAudio: results of clip {clip_name(results)} "
                            "have no 'audio_path'")
         wav, sr = self.read(path)  # (C, N)
         if wav.size == 0:
@@ -380,7 +367,7 @@ class LoadSpectrogram(BaseTransform):
         path = results.get(self.key)
         if path is None:
             raise KeyError(f'LoadSpectrogram: results of clip '
-                           f'{_clip_name(results)} have no {self.key!r}')
+                           f'{clip_name(results)} have no {self.key!r}')
         spec = self.read(path)  # (1, F, T)
         if self.target_shape is not None and \
                 tuple(spec.shape[1:]) != self.target_shape:
@@ -395,243 +382,3 @@ class LoadSpectrogram(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(key={self.key!r}, '
                 f'target_shape={self.target_shape})')
-
-
-@TRANSFORMS.register_module()
-@declares(writes=('visual', ), randomness=_load_frames_random)
-class LoadFrames(BaseTransform):
-    """Choose, load, augment and normalize frames of a clip folder.
-
-    Frames are the ``.jpg`` / ``.jpeg`` / ``.png`` files of
-    ``results['frames_dir']``, sorted by name; ``n`` of them. The sorted list
-    is split into ``num_frames = k`` segments, segment ``i`` covering indices
-    ``[s_i, e_i)`` with ``s_i = floor(i * n / k)`` and
-    ``e_i = max(floor((i + 1) * n / k), s_i + 1)`` (so with ``n < k`` frames
-    repeat). One frame is taken per segment:
-
-    - training (``test_mode=False``): uniform random in ``[s_i, e_i)``;
-    - test (``test_mode=True``): the centre ``s_i + (e_i - s_i) // 2``, so
-      ``k = 1`` takes the middle frame ``n // 2``.
-
-    Which of the two is the transform's own flag, set per pipeline (the
-    train pipeline leaves it False, the val / test pipelines set it True),
-    like the host's separate train / test pipelines.
-
-    Training augmentation: RandomResizedCrop to ``scale`` (area fraction
-    ``crop_scale``, aspect ratio ``crop_ratio``; the parameter sampling of
-    ``mmpretrain.RandomResizedCrop``) and a horizontal flip with probability
-    ``flip_prob``, with ONE crop box and ONE flip decision drawn per clip and
-    applied to every chosen frame (all frames of a clip must have the same
-    size). Test: a plain bilinear resize to ``scale``. Then
-    ``(x - mean) / std`` per channel.
-
-    Added keys: ``'visual'`` float32 ``(3, H, W)`` when ``num_frames == 1``
-    else ``(num_frames, 3, H, W)``; ``'frame_inds'`` int64 ``(num_frames, )``
-    indices into the sorted list; ``'frame_crop'`` ``(top, left, h, w)`` of
-    the crop box in source pixels (the whole frame at test);
-    ``'frame_flip'`` (bool).
-
-    Args:
-        num_frames (int): Frames per clip. Defaults to 1.
-        scale (int | tuple[int, int]): Output size, ``s`` or ``(H, W)``.
-            Defaults to 224.
-        crop_scale (tuple[float, float]): Range of the crop's area fraction.
-            Defaults to (0.08, 1.0).
-        crop_ratio (tuple[float, float]): Range of the crop's aspect ratio
-            w / h. Defaults to (3 / 4, 4 / 3).
-        flip_prob (float): Probability of the horizontal flip in training.
-            Defaults to 0.5.
-        mean (Sequence[float]): Per-channel mean (0..255 scale), in the
-            output channel order. Defaults to ImageNet's RGB mean.
-        std (Sequence[float]): Per-channel std. Defaults to ImageNet's.
-        to_rgb (bool): Output RGB (else BGR, as OpenCV decodes). Defaults
-            to True.
-        test_mode (bool): Centre frames and a plain resize instead of random
-            frames, crop and flip. Defaults to False.
-    """
-
-    EXTENSIONS: Tuple[str, ...] = FRAME_EXTENSIONS
-
-    def __init__(self,
-                 num_frames: int = 1,
-                 scale: Union[int, Sequence[int]] = 224,
-                 crop_scale: Sequence[float] = (0.08, 1.0),
-                 crop_ratio: Sequence[float] = (3. / 4., 4. / 3.),
-                 flip_prob: float = 0.5,
-                 mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD,
-                 to_rgb: bool = True,
-                 test_mode: bool = False) -> None:
-        super().__init__()
-        if int(num_frames) != num_frames or num_frames < 1:
-            raise ValueError(f'num_frames={num_frames} must be an integer '
-                             '>= 1')
-        size = (scale, scale) if isinstance(scale, int) else tuple(scale)
-        if len(size) != 2 or any(int(s) != s or s <= 0 for s in size):
-            raise ValueError(f'scale={scale} must be a positive int or '
-                             '(H, W)')
-        crop_scale = tuple(float(x) for x in crop_scale)
-        if len(crop_scale) != 2 or not 0 < crop_scale[0] <= crop_scale[1] \
-                or crop_scale[1] > 1:
-            raise ValueError(f'crop_scale={crop_scale} must satisfy '
-                             '0 < min <= max <= 1')
-        crop_ratio = tuple(float(x) for x in crop_ratio)
-        if len(crop_ratio) != 2 or not 0 < crop_ratio[0] <= crop_ratio[1]:
-            raise ValueError(f'crop_ratio={crop_ratio} must satisfy '
-                             '0 < min <= max')
-        if not 0 <= flip_prob <= 1:
-            raise ValueError(f'flip_prob={flip_prob} must be in [0, 1]')
-        mean_a = np.asarray(mean, dtype=np.float32).reshape(-1)
-        std_a = np.asarray(std, dtype=np.float32).reshape(-1)
-        if mean_a.shape != (3, ) or std_a.shape != (3, ):
-            raise ValueError(f'mean={mean} and std={std} must have 3 values')
-        if (std_a <= 0).any():
-            raise ValueError(f'std={std} must be > 0')
-        self.num_frames = int(num_frames)
-        self.scale = (int(size[0]), int(size[1]))  # (H, W)
-        self.crop_scale = crop_scale
-        self.crop_ratio = crop_ratio
-        self.flip_prob = float(flip_prob)
-        self.mean = mean_a
-        self.std = std_a
-        self.to_rgb = bool(to_rgb)
-        self.test_mode = bool(test_mode)
-        # the host's crop-parameter sampler (its resize settings are unused)
-        from mmpretrain.datasets.transforms import \
-            RandomResizedCrop as _RandomResizedCrop
-        self._crop_sampler = _RandomResizedCrop(
-            scale=self.scale,
-            crop_ratio_range=self.crop_scale,
-            aspect_ratio_range=self.crop_ratio)
-
-    # ------------------------------------------------------------------
-    def list_frames(self, frames_dir: str) -> List[str]:
-        """The frame files of a folder, sorted by name.
-
-        Args:
-            frames_dir (str): The clip's frame folder.
-
-        Returns:
-            list[str]: Full paths, sorted by file name.
-
-        Raises:
-            FileNotFoundError: The folder does not exist or holds no frame.
-        """
-        if not osp.isdir(frames_dir):
-            raise FileNotFoundError(
-                f'frame folder {frames_dir} does not exist')
-        names = sorted(n for n in os.listdir(frames_dir)
-                       if n.lower().endswith(self.EXTENSIONS))
-        if not names:
-            raise FileNotFoundError(
-                f'frame folder {frames_dir} holds no '
-                f'{"/".join(self.EXTENSIONS)} file')
-        return [osp.join(frames_dir, n) for n in names]
-
-    def sample_indices(self, num_total: int) -> np.ndarray:
-        """One index per segment (random in training, centre at test).
-
-        Args:
-            num_total (int): ``n``, the number of frames in the folder.
-
-        Returns:
-            np.ndarray: ``(num_frames, )`` int64 indices in ``[0, n)``.
-        """
-        n, k = num_total, self.num_frames
-        inds = np.empty(k, dtype=np.int64)
-        for i in range(k):
-            s = i * n // k
-            e = min(max((i + 1) * n // k, s + 1), n)
-            s = min(s, n - 1)
-            if self.test_mode:
-                inds[i] = s + (e - s) // 2
-            else:
-                inds[i] = np.random.randint(s, e)
-        return inds
-
-    def _read(self, path: str) -> np.ndarray:
-        """Decode one frame as ``(H, W, 3)`` uint8 (grey frames too).
-
-        Raises:
-            OSError: The file is empty, a JPEG cut short (OpenCV would decode
-                it with a grey rest), or not an image OpenCV decodes; the
-                message names the file and says what to do.
-        """
-        with open(path, 'rb') as f:
-            data = f.read()
-        redo = ("; extract this clip's frames again or delete the file")
-        if not data:
-            raise OSError(f'frame file {path} is empty (0 bytes){redo}')
-        if path.lower().endswith(('.jpg', '.jpeg')) and \
-                jpeg_is_truncated(data):
-            raise OSError(f'frame file {path} is truncated (no JPEG end '
-                          f'marker){redo}')
-        try:
-            img = mmcv.imfrombytes(
-                data,
-                flag='color',
-                channel_order='rgb' if self.to_rgb else 'bgr')
-        except Exception as err:  # noqa: BLE001  cv2.error and others
-            raise OSError(f'cannot decode frame file {path} '
-                          f'({type(err).__name__}){redo}') from err
-        if img is None:
-            raise OSError(f'cannot decode frame file {path}{redo}')
-        return img  # (H, W, 3) uint8
-
-    def transform(self, results: dict) -> dict:
-        """Load the frames of ``results['frames_dir']`` into ``'visual'``.
-
-        Args:
-            results (dict): Needs ``'frames_dir'``.
-
-        Returns:
-            dict: ``results`` with ``'visual'``, ``'frame_inds'``,
-            ``'frame_crop'``, ``'frame_flip'``.
-        """
-        frames_dir = results.get('frames_dir')
-        if frames_dir is None:
-            raise KeyError(f'LoadFrames: results of clip '
-                           f"{_clip_name(results)} have no 'frames_dir'")
-        files = self.list_frames(frames_dir)
-        inds = self.sample_indices(len(files))
-        imgs = [self._read(files[i]) for i in inds]
-        h0, w0 = imgs[0].shape[:2]
-        for i, img in zip(inds, imgs):
-            if img.shape[:2] != (h0, w0):
-                raise ValueError(
-                    f'frame folder {frames_dir}: {files[i]} is '
-                    f'{img.shape[1]}x{img.shape[0]}, {files[inds[0]]} is '
-                    f'{w0}x{h0}; the frames of a clip must share one size')
-        out_h, out_w = self.scale
-        if self.test_mode:
-            top, left, ch, cw = 0, 0, h0, w0
-            flip = False
-        else:
-            # one crop box and one flip decision for the whole clip
-            top, left, ch, cw = (int(v) for v in
-                                 self._crop_sampler.rand_crop_params(imgs[0]))
-            flip = bool(np.random.rand() < self.flip_prob)
-        outs = []
-        for img in imgs:
-            img = img[top:top + ch, left:left + cw]
-            img = cv2.resize(
-                img, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-            if flip:
-                img = img[:, ::-1]
-            img = (img.astype(np.float32) - self.mean) / self.std
-            outs.append(img.transpose(2, 0, 1))  # (3, H, W)
-        visual = np.stack(outs)  # (k, 3, H, W)
-        if self.num_frames == 1:
-            visual = visual[0]
-        results['visual'] = np.ascontiguousarray(visual, dtype=np.float32)
-        results['frame_inds'] = inds
-        results['frame_crop'] = (top, left, ch, cw)
-        results['frame_flip'] = flip
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{type(self).__name__}(num_frames={self.num_frames}, '
-                f'scale={self.scale}, crop_scale={self.crop_scale}, '
-                f'crop_ratio={self.crop_ratio}, flip_prob={self.flip_prob}, '
-                f'mean={self.mean.tolist()}, std={self.std.tolist()}, '
-                f'to_rgb={self.to_rgb}, test_mode={self.test_mode})')

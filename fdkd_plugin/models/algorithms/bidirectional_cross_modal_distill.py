@@ -10,6 +10,7 @@ from mmengine.structures import BaseDataElement
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
+from ..data_preprocessors import paired_preprocessor_cfg
 from .cross_modal_distill import CrossModalDistill
 
 __all__ = ['BidirectionalCrossModalDistill']
@@ -67,10 +68,6 @@ class BidirectionalCrossModalDistill(BaseModel):
                  predict_direction: Optional[str] = None,
                  data_preprocessor: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='fdkd.MultiModalDataPreprocessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(directions, dict) or not directions:
             raise ValueError(f'directions={directions!r} must be a non-empty '
                              'dict of name -> CrossModalDistill config')
@@ -96,6 +93,11 @@ class BidirectionalCrossModalDistill(BaseModel):
                                 f'{type(cfg).__name__}, not a '
                                 'CrossModalDistill')
             built[name] = cfg
+        # every modality, normalized as the directions' networks say
+        super().__init__(
+            data_preprocessor=paired_preprocessor_cfg(
+                data_preprocessor, *built.values()),
+            init_cfg=init_cfg)
         self.directions = built
         if predict_direction is None:
             predict_direction = next(iter(built))

@@ -12,6 +12,7 @@ from mmrazor.models.distillers import OFDDistiller
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
+from ..data_preprocessors import paired_preprocessor_cfg
 from ..backbones.multi_frame_backbone import (average_frame_records,
                                               frames_per_clip)
 from .auto_feature import auto_distiller
@@ -105,9 +106,14 @@ class CrossModalDistill(SingleTeacherDistill):
         cfg_prefix (str): Where this algorithm sits in the config, for error
             messages only: ``'model'``, or ``'model.directions.a_from_v'``
             inside ``fdkd.BidirectionalCrossModalDistill`` (which sets it).
+        data_preprocessor (dict, optional): Defaults to None:
+            ``fdkd.MultiModalDataPreprocessor`` keeping both modalities,
+            each normalized as its network's own pre-processor config says
+            (``norm_cfg``); what this config sets wins
+            (:func:`~fdkd_plugin.models.data_preprocessors.
+            paired_preprocessor_cfg`).
         **kwargs: Other arguments of ``SingleTeacherDistill``
-            (``calculate_student_loss``,
-            ``data_preprocessor``, ...).
+            (``calculate_student_loss``, ...).
     """
 
     #: set by ``fdkd.LossGradientHook``: called with the loss dict at the
@@ -146,9 +152,9 @@ class CrossModalDistill(SingleTeacherDistill):
         if teacher_ckpt:
             # before anything is built: a fresh clone's first mistake
             check_teacher_ckpt_exists(teacher_ckpt, self._key('teacher_ckpt'))
-        if data_preprocessor is None:
-            # the students' own preprocessor would select one modality
-            data_preprocessor = dict(type='fdkd.MultiModalDataPreprocessor')
+        # both modalities, each normalized as its own network's config says
+        data_preprocessor = paired_preprocessor_cfg(data_preprocessor,
+                                                    architecture, teacher)
         if isinstance(distiller, dict) and distiller.get('feature') == 'auto':
             architecture, teacher, distiller = self._resolve_auto_feature(
                 architecture, teacher, distiller)

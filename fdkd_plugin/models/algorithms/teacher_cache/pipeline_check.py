@@ -4,8 +4,12 @@ training pipeline and its random transforms.
 A transform *declares* what it does through two class methods, asked with
 the arguments of its config (or the attributes of a built one):
 
-- ``cache_writes(args) -> tuple[str, ...] | None``: the results keys
-  (modalities) it writes; ``()`` for none (a packer), None for any;
+- ``cache_writes(args) -> tuple[str, ...] | str | None``: the results keys
+  (modalities) it writes; ``()`` for none (a packer), None for any,
+  ``MODAL_FIELDS`` for every image field loaded before it (the paired
+  geometric transforms: the check resolves it from the loaders above);
+- ``cache_fields(args) -> tuple[str, ...]``: the image fields a loader adds
+  to ``results['modal_fields']`` (``LoadFrames``: ``('visual', )``);
 - ``cache_randomness(args) -> str | None``: why its output is drawn at
   random (``'a random crop start (random_crop=True, test_mode=False)'``),
   None when it is deterministic with these arguments.
@@ -13,7 +17,7 @@ the arguments of its config (or the attributes of a built one):
 Every transform of this package declares both, with
 ``@declares(writes=..., randomness=...)``
 (:mod:`fdkd_plugin.datasets.transforms.declare`; ``fdkd.LoadAudio``,
-``LoadFrames``, the RGB-D ``MultiModalRandom*`` ...). A transform of
+``LoadFrames``, the paired ``MultiModal*`` geometry ...). A transform of
 another package that declares nothing is judged by rules: it writes the
 keys named by its ``keys`` / ``key`` / ``out_keys`` / ``out_key`` /
 ``modalities`` / ``modality`` arguments or in its ``mapping``
@@ -24,6 +28,8 @@ when a ``*prob*`` argument is > 0.
 """
 import re
 from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+from fdkd_plugin.datasets.transforms.declare import MODAL_FIELDS
 
 __all__ = ['teacher_transforms', 'random_transforms']
 
@@ -70,11 +76,18 @@ def _declared(transform: Transform, method: str, args: dict):
     return fn(args) if callable(fn) else _UNDECLARED
 
 
-def _writes(transform: Transform, name: str,
-            args: dict) -> Optional[Tuple[str, ...]]:
-    """The results keys a transform writes; None means any of them."""
+def _writes(transform: Transform, name: str, args: dict,
+            fields: Optional[Tuple[str, ...]] = None
+            ) -> Optional[Tuple[str, ...]]:
+    """The results keys a transform writes; None means any of them.
+
+    ``fields``: the image fields loaded before it (what ``MODAL_FIELDS``
+    stands for); None when no loader above declared its fields.
+    """
     declared = _declared(transform, 'cache_writes', args)
     if declared is not _UNDECLARED:
+        if declared == MODAL_FIELDS:
+            return fields
         return None if declared is None else tuple(declared)
     keys: List[str] = []
     for arg in ('keys', 'key', 'out_keys', 'out_key', 'modalities',
@@ -125,11 +138,15 @@ def teacher_transforms(pipeline: Sequence[Transform],
         each transform that writes ``modality`` or may write any key.
     """
     out = []
+    fields: Optional[Tuple[str, ...]] = None  # image fields loaded so far
     for i, transform in enumerate(pipeline):
         name, args = _transform_name_and_args(transform)
-        keys = _writes(transform, name, args)
+        keys = _writes(transform, name, args, fields)
         if keys is None or modality in keys:
             out.append((i, name, args))
+        added = _declared(transform, 'cache_fields', args)
+        if added is not _UNDECLARED and added:
+            fields = (*(fields or ()), *added)
     return out
 
 
