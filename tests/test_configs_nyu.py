@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import default_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS, MODELS, DefaultScope
 
 from fdkd_helpers import REPO_ROOT, load_script
@@ -59,7 +59,7 @@ def batch(cfg: Config, loader: str, root: str, n: int = 2) -> dict:
     ds_cfg.data_root = root
     with DefaultScope.overwrite_default_scope('fdkd'):
         ds = DATASETS.build(ds_cfg)
-    return default_collate([ds[i] for i in range(n)])
+    return pseudo_collate([ds[i] for i in range(n)])  # as the Runner
 
 
 def test_paper_settings():
@@ -118,8 +118,15 @@ def test_config_trains_and_predicts(path, tiny_nyu):
     assert type(head.bottleneck.norm) is torch.nn.BatchNorm2d
     # the pipelines pack exactly what the model consumes
     packed = cfg.train_dataloader.dataset.pipeline[-1]
-    assert packed.type == 'fdkd.PackMultiModalSegInputs'
+    assert packed.type == 'fdkd.PackMultiModalInputs'
+    # each network's pre-processor normalizes its modality and pads the
+    # training crops; a distiller's takes both networks' over
+    pre = model.data_preprocessor
+    assert pre.pad_to == 'ori_shape'
+    assert pre.norm_cfg['rgb']['std'] == [58.395, 57.12, 57.375]
     if distill:
+        assert pre.modality is None
+        assert pre.norm_cfg['depth'] == dict(mean=[0.5], std=[0.5])
         assert set(packed.modalities) == {'rgb', 'depth'}
         teacher = model.teacher
         assert teacher.backbone.stem[0].in_channels == IN_CHANNELS[

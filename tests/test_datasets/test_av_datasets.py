@@ -320,7 +320,8 @@ def test_avdigits_reads_generated_set(tiny_avdigits):
     pipeline = [
         dict(type='fdkd.LoadAudio'),
         dict(type='fdkd.Spectrogram'),
-        dict(type='fdkd.LoadFrames', scale=32, test_mode=True),
+        dict(type='fdkd.LoadFrames', test_mode=True),
+        dict(type='fdkd.MultiModalResize', scale=32),
         dict(type='fdkd.PackMultiModalInputs'),
     ]
     sizes = {}

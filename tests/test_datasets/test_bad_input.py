@@ -291,7 +291,7 @@ def test_damaged_jpeg_raises_naming_the_file(av_writer, damage, match):
     else:
         path.write_bytes(b'\xff\xd8 this is no jpeg \xff\xd9')
     with pytest.raises(OSError, match=re.escape(str(path))) as info:
-        LoadFrames(scale=8, test_mode=True)(dict(frames_dir=str(path.parent)))
+        LoadFrames(test_mode=True)(dict(frames_dir=str(path.parent)))
     assert re.search(match, str(info.value))
     assert str(info.value).endswith(
         "extract this clip's frames again or delete the file")
@@ -302,7 +302,7 @@ def test_corrupt_png_raises_naming_the_file(av_writer):
     path.write_bytes(b'\x89PNG\r\n\x1a\n garbage')
     with pytest.raises(OSError, match=r'cannot decode frame file ' +
                        re.escape(str(path))):
-        LoadFrames(scale=8, test_mode=True)(dict(frames_dir=str(path.parent)))
+        LoadFrames(test_mode=True)(dict(frames_dir=str(path.parent)))
 
 
 def test_grayscale_jpeg_loads_as_three_equal_channels(av_writer):
@@ -310,13 +310,12 @@ def test_grayscale_jpeg_loads_as_three_equal_channels(av_writer):
     path.parent.mkdir(parents=True)
     assert cv2.imwrite(str(path), np.full((8, 8), 100, np.uint8))
     assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).ndim == 2
-    out = LoadFrames(
-        scale=8, test_mode=True, mean=(0, 0, 0), std=(1, 1, 1))(
-            dict(frames_dir=str(path.parent)))['visual']
-    assert out.shape == (3, 8, 8)
+    out = LoadFrames(test_mode=True)(
+        dict(frames_dir=str(path.parent)))['visual']
+    assert out.shape == (8, 8, 3) and out.dtype == np.uint8
     np.testing.assert_allclose(out, 100, atol=1)
-    np.testing.assert_array_equal(out[0], out[1])
-    np.testing.assert_array_equal(out[1], out[2])
+    np.testing.assert_array_equal(out[..., 0], out[..., 1])
+    np.testing.assert_array_equal(out[..., 1], out[..., 2])
 
 
 # =========================================================================
@@ -636,7 +635,7 @@ def test_nyu_list_empty_duplicate_and_missing_image(tmp_path):
 
 
 def test_nyu_empty_or_corrupt_png_raises_naming_the_file(tmp_path):
-    from fdkd_plugin.datasets.transforms.segmentation import LoadRGBD
+    from fdkd_plugin.datasets.transforms.rgbd import LoadRGBD
     _nyu(tmp_path, names=('0001', ))
     rgb = tmp_path / 'rgb' / '0001.png'
     info = dict(rgb_path=str(rgb), depth_path=str(tmp_path / 'depth' /

@@ -287,6 +287,17 @@ def test_dataset_names_missing_files(tiny_nyu, tmp_path):
                           data_prefix=dict(depth_path='hha'))
 
 
+def _preprocess(samples, **kwargs):
+    """fdkd.MultiModalDataPreprocessor on packed samples (as the Runner
+    collates them: one list per modality)."""
+    from mmengine.dataset import pseudo_collate
+
+    from fdkd_plugin.models.data_preprocessors import \
+        MultiModalDataPreprocessor
+    return MultiModalDataPreprocessor(**kwargs)(pseudo_collate(samples),
+                                                True)
+
+
 def test_test_pipeline_packs_normalized_pair(tiny_nyu):
     from fdkd_plugin.datasets import NYUDepthV2Dataset
     from fdkd_plugin.datasets.transforms import encode_depth
@@ -297,24 +308,30 @@ def test_test_pipeline_packs_normalized_pair(tiny_nyu):
         pipeline=[
             dict(type='fdkd.LoadRGBD', depth_encoding='log'),
             dict(type='mmseg.LoadAnnotations'),
-            dict(type='fdkd.MultiModalNormalize', norm_cfg=NORM),
-            dict(type='fdkd.PackMultiModalSegInputs'),
+            dict(type='fdkd.PackMultiModalInputs',
+                 modalities=('rgb', 'depth')),
         ])
     out = ds[1]  # image 0005
     rgb, depth = out['inputs']['rgb'], out['inputs']['depth']
     assert rgb.shape == (3, 48, 64) and depth.shape == (1, 48, 64)
-    assert rgb.dtype == depth.dtype == torch.float32
+    # uint8 RGB crosses the worker boundary; depth is its [0, 1] encoding
+    assert rgb.dtype == torch.uint8 and depth.dtype == torch.float32
     png = cv2.imread(str(tiny_nyu / 'rgb' / '0005.png'))[..., ::-1]
+    np.testing.assert_array_equal(rgb.permute(1, 2, 0).numpy(), png)
+    data = _preprocess([out], norm_cfg=NORM, pad_to='ori_shape')
+    rgb, depth = data['inputs']['rgb'][0], data['inputs']['depth'][0]
+    assert rgb.dtype == depth.dtype == torch.float32
     np.testing.assert_allclose(rgb.permute(1, 2, 0).numpy(),
                                (png - MEAN) / STD, rtol=0, atol=1e-5)
     mm = cv2.imread(str(tiny_nyu / 'depth' / '0005.png'), -1)
     want = (encode_depth(mm / 1000.0, 'log') - 0.5) / 0.5
     np.testing.assert_allclose(depth[0].numpy(), want, rtol=0, atol=1e-6)
-    sample = out['data_samples']
+    sample = data['data_samples'][0]
     gt = cv2.imread(str(tiny_nyu / 'label40' / '0005.png'), -1)
     assert sample.gt_sem_seg.data.dtype == torch.int64
     np.testing.assert_array_equal(sample.gt_sem_seg.data[0].numpy(), gt)
     assert sample.ori_shape == sample.img_shape == (48, 64)
+    assert sample.padding_size == (0, 0, 0, 0)  # nothing to pad at test
     assert sample.img_path.endswith('0005.png')
     assert 'flip' not in sample  # no augmentation at test time
 
@@ -392,26 +409,29 @@ def test_geometric_transforms_move_all_maps_alike():
              interpolations=dict(rgb='nearest', depth='nearest')),
         dict(type='fdkd.MultiModalRandomCrop'),
         dict(type='fdkd.MultiModalRandomFlip', prob=0.5),
-        dict(type='fdkd.MultiModalPad'),
+        dict(type='fdkd.PackMultiModalInputs', modalities=('rgb', 'depth')),
     ])
     flips, boxes, sizes = set(), set(), set()
     for seed in range(12):
         np.random.seed(seed)
-        out = pipeline(_coded_sample())
-        rgb, depth, seg = out['rgb'], out['depth'], out['gt_seg_map']
-        # crop + pad give back the loaded size
-        assert rgb.shape == (48, 64, 3) and depth.shape == (48, 64, 1)
-        assert seg.shape == (48, 64) and out['pad_shape'] == (48, 64)
-        h, w = out['img_shape']
-        valid = np.zeros((48, 64), bool)
+        packed = pipeline(_coded_sample())
+        # crop, then pad on the batch: back to the loaded size
+        out = _preprocess([packed], pad_to='ori_shape')
+        rgb, depth = out['inputs']['rgb'][0], out['inputs']['depth'][0]
+        sample = out['data_samples'][0]
+        seg = sample.gt_sem_seg.data[0]
+        assert rgb.shape == (3, 48, 64) and depth.shape == (1, 48, 64)
+        assert seg.shape == (48, 64) and sample.pad_shape == (48, 64)
+        h, w = sample.img_shape
+        valid = torch.zeros((48, 64), dtype=torch.bool)
         valid[:h, :w] = True
-        np.testing.assert_array_equal(rgb[..., 0][valid], seg[valid])
-        np.testing.assert_array_equal(depth[..., 0][valid], seg[valid])
-        assert (seg[~valid] == 255).all() and (rgb[~valid] == 0).all()
-        assert out['padding_size'] == (0, 64 - w, 0, 48 - h)
-        flips.add(out['flip'])
-        boxes.add(out['crop_bbox'])
-        sizes.add(out['scale_factor'])
+        assert torch.equal(rgb[0][valid], seg[valid].float())
+        assert torch.equal(depth[0][valid], seg[valid].float())
+        assert (seg[~valid] == 255).all() and (rgb[:, ~valid] == 0).all()
+        assert sample.padding_size == (0, 64 - w, 0, 48 - h)
+        flips.add(sample.flip)
+        boxes.add((h, w, *rgb[0, 0, :2].tolist()))
+        sizes.add(sample.scale_factor)
     assert flips == {True, False}
     assert len(boxes) > 6 and len(sizes) > 8
 
@@ -515,35 +535,45 @@ def test_random_hsv():
         RandomHSV(value_range=(1.2, 0.8))
 
 
-def test_normalize_and_pad():
-    from fdkd_plugin.datasets.transforms import (MultiModalNormalize,
-                                                 MultiModalPad)
+def test_preprocessor_normalizes_and_pads():
+    from fdkd_plugin.datasets.transforms import PackMultiModalInputs
     s = _coded_sample(4, 6)
-    out = MultiModalNormalize(NORM)(dict(s))
-    np.testing.assert_allclose(out['rgb'], (s['rgb'] - MEAN) / STD,
-                               rtol=1e-6)
-    np.testing.assert_allclose(out['depth'], (s['depth'] - 0.5) / 0.5)
-    with pytest.raises(KeyError, match="modality 'depth' has no norm_cfg"):
-        MultiModalNormalize(dict(rgb=NORM['rgb']))(dict(s))
-    with pytest.raises(ValueError, match='2 mean / 2 std values for 3'):
-        MultiModalNormalize(dict(rgb=dict(mean=[0, 0], std=[1, 1]),
-                                 depth=NORM['depth']))(dict(s))
-    with pytest.raises(ValueError, match=r'std=\[0.0\] must be > 0'):
-        MultiModalNormalize(dict(depth=dict(mean=[0], std=[0])))
-    out = MultiModalPad(size=(6, 7), pad_val=-1.0)(dict(out))
-    assert out['depth'].shape == (6, 7, 1) and out['rgb'].shape == (6, 7, 3)
-    assert (out['depth'][4:] == -1).all() and (out['depth'][:, 6:] == -1).all()
-    assert (out['gt_seg_map'][4:] == 255).all()
-    np.testing.assert_array_equal(out['gt_seg_map'][:4, :6], s['gt_seg_map'])
-    assert out['pad_shape'] == (6, 7) and out['padding_size'] == (0, 1, 0, 2)
+    packed = PackMultiModalInputs(modalities=('rgb', 'depth'))(dict(s))
+    out = _preprocess([packed], norm_cfg=NORM)
+    np.testing.assert_array_equal(
+        out['inputs']['rgb'][0].permute(1, 2, 0).numpy(),
+        (s['rgb'].astype(np.float32) - MEAN) / STD)  # bit for bit
+    np.testing.assert_array_equal(
+        out['inputs']['depth'][0].permute(1, 2, 0).numpy(),
+        (s['depth'] - np.float32(0.5)) / np.float32(0.5))
+    # a modality without norm_cfg is only cast
+    out = _preprocess([packed], norm_cfg=dict(rgb=NORM['rgb']))
+    assert out['inputs']['depth'].dtype == torch.float32
+    assert torch.equal(out['inputs']['depth'][0], packed['inputs']['depth'])
+    with pytest.raises(ValueError, match=r"norm_cfg\['rgb'\] has 2 values "
+                       'for inputs with 3 channels'):
+        _preprocess([packed], norm_cfg=dict(rgb=dict(mean=[0, 0],
+                                                     std=[1, 1])))
+    with pytest.raises(ValueError, match=r"\['depth'\] std=\[0.0\] must "
+                       'be > 0'):
+        _preprocess([packed], norm_cfg=dict(depth=dict(mean=[0], std=[0])))
+    with pytest.raises(ValueError, match=r"pad_to='max'"):
+        _preprocess([packed], pad_to='max')
+    out = _preprocess([packed], norm_cfg=NORM, pad_to=(6, 7), pad_val=-1.0)
+    rgb, depth = out['inputs']['rgb'][0], out['inputs']['depth'][0]
+    assert depth.shape == (1, 6, 7) and rgb.shape == (3, 6, 7)
+    assert (depth[:, 4:] == -1).all() and (depth[:, :, 6:] == -1).all()
+    sample = out['data_samples'][0]
+    seg = sample.gt_sem_seg.data[0]
+    assert (seg[4:] == 255).all()
+    np.testing.assert_array_equal(seg[:4, :6].numpy(), s['gt_seg_map'])
+    assert sample.pad_shape == (6, 7) and sample.padding_size == (0, 1, 0, 2)
 
 
 def test_pack_and_preprocessor_batch(tiny_nyu):
-    from mmengine.dataset import default_collate
-
     from fdkd_plugin.datasets import NYUDepthV2Dataset
-    from fdkd_plugin.models.data_preprocessors import \
-        MultiModalDataPreprocessor
+    from fdkd_plugin.datasets.transforms import PackMultiModalInputs
+    from fdkd_plugin.registry import TRANSFORMS
     ds = NYUDepthV2Dataset(
         data_root=str(tiny_nyu),
         pipeline=[
@@ -553,21 +583,28 @@ def test_pack_and_preprocessor_batch(tiny_nyu):
             dict(type='fdkd.MultiModalRandomCrop', cat_max_ratio=0.75),
             dict(type='fdkd.MultiModalRandomFlip'),
             dict(type='fdkd.RandomHSV'),
-            dict(type='fdkd.MultiModalNormalize', norm_cfg=NORM),
-            dict(type='fdkd.MultiModalPad'),
-            dict(type='fdkd.PackMultiModalSegInputs'),
+            dict(type='fdkd.PackMultiModalInputs',
+                 modalities=('rgb', 'depth')),
         ])
-    batch = default_collate([ds[i] for i in range(4)])
-    data = MultiModalDataPreprocessor()(batch, training=True)
+    data = _preprocess([ds[i] for i in range(4)], norm_cfg=NORM,
+                       pad_to='ori_shape')
     assert data['inputs']['rgb'].shape == (4, 3, 48, 64)
     assert data['inputs']['depth'].shape == (4, 1, 48, 64)
     samples = data['data_samples']
     assert [s.gt_sem_seg.data.shape for s in samples] == [(1, 48, 64)] * 4
     assert all(s.pad_shape == (48, 64) for s in samples)
-    depth_only = MultiModalDataPreprocessor(modality='depth')(batch)
-    assert torch.equal(depth_only['inputs'], data['inputs']['depth'])
-    from fdkd_plugin.datasets.transforms import PackMultiModalSegInputs
+    depth_only = _preprocess([ds[i] for i in range(4)], modality='depth',
+                             norm_cfg=NORM, pad_to='ori_shape')
+    assert depth_only['inputs'].shape == (4, 1, 48, 64)
     with pytest.raises(KeyError, match="modality 'depth' is missing"):
-        PackMultiModalSegInputs()(dict(rgb=np.zeros((2, 2, 3))))
+        PackMultiModalInputs(modalities=('rgb', 'depth'))(
+            dict(rgb=np.zeros((2, 2, 3)), seg_fields=[]))
     with pytest.raises(ValueError, match='without duplicates'):
-        PackMultiModalSegInputs(modalities=('rgb', 'rgb'))
+        PackMultiModalInputs(modalities=('rgb', 'rgb'))
+    # the transforms that moved say where to
+    for name, match in (('MultiModalNormalize', 'norm_cfg'),
+                        ('MultiModalPad', 'pad_to'),
+                        ('PackMultiModalSegInputs', 'PackMultiModalInputs')):
+        with pytest.raises(TypeError,
+                           match=f'fdkd.{name} is gone: .*{match}'):
+            TRANSFORMS.build(dict(type=name))

@@ -9,10 +9,16 @@ import torch
 from mmengine.dataset import default_collate
 from mmpretrain.structures import DataSample
 
+from mmcv.transforms import Compose
+
 from fdkd_plugin.datasets import (AVDigitsDataset, LoadAudio, LoadFrames,
                                   LoadSpectrogram, PackMultiModalInputs,
                                   Spectrogram)
+from fdkd_plugin.datasets.transforms import (MultiModalRandomFlip,
+                                             MultiModalRandomResizedCrop,
+                                             MultiModalResize)
 from fdkd_plugin.datasets.transforms.audio import stft_magnitude
+from fdkd_plugin.models import MultiModalDataPreprocessor
 
 MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
@@ -267,28 +273,53 @@ def test_load_spectrogram_errors(av_writer):
 
 
 # --------------------------------------------------------------- LoadFrames
+def _frames(folder, num_frames=1, test_mode=False, scale=None, flip=None,
+            to_rgb=True, **crop):
+    """LoadFrames, then the paired geometry as the configs chain it."""
+    ts = [LoadFrames(num_frames, to_rgb=to_rgb, test_mode=test_mode)]
+    if scale is not None:
+        ts.append(MultiModalResize(scale) if test_mode else
+                  MultiModalRandomResizedCrop(scale, **crop))
+    if flip is not None:
+        ts.append(MultiModalRandomFlip(flip))
+    return Compose(ts)(dict(frames_dir=str(folder)))
+
+
+def _normalized(visual):
+    """What the visual network sees: the packed uint8 frames normalized by
+    the config's data preprocessor (ImageNet statistics)."""
+    packed = PackMultiModalInputs(modalities='visual')(
+        dict(visual=visual, modal_fields=['visual']))['inputs']['visual']
+    pre = MultiModalDataPreprocessor(
+        norm_cfg=dict(visual=dict(mean=MEAN.tolist(), std=STD.tolist())))
+    return pre(dict(inputs=dict(visual=[packed])))['inputs']['visual'][0]
+
+
 def test_load_frames_test_indices_are_centres(av_writer):
     folder = av_writer.root / 'clip'
     av_writer.frames(folder, n=10)
-    one = LoadFrames(test_mode=True, scale=4)
+    one = LoadFrames(test_mode=True)
     assert one.sample_indices(10).tolist() == [5]
     assert one.sample_indices(3).tolist() == [1]
-    three = LoadFrames(num_frames=3, test_mode=True, scale=4)
+    three = LoadFrames(num_frames=3, test_mode=True)
     # segments [0, 3) [3, 6) [6, 10)
     assert three.sample_indices(10).tolist() == [1, 4, 8]
     assert three.sample_indices(9).tolist() == [1, 4, 7]
     assert three.sample_indices(2).tolist() == [0, 0, 1]  # frames repeat
-    out = three(dict(frames_dir=str(folder)))
+    out = _frames(folder, num_frames=3, test_mode=True, scale=4)
     assert out['frame_inds'].tolist() == [1, 4, 8]
-    assert out['visual'].shape == (3, 3, 4, 4)
+    assert out['visual'].shape == (3, 4, 4, 3)
+    assert out['visual'].dtype == np.uint8
+    assert out['modal_fields'] == ['visual']
     # grey level of frame i is 10 * i
-    np.testing.assert_allclose(out['visual'][:, 0, 0, 0],
+    assert out['visual'][:, 0, 0, 0].tolist() == [10, 40, 80]
+    np.testing.assert_allclose(_normalized(out['visual'])[:, 0, 0, 0],
                                (np.array([10, 40, 80]) - MEAN[0]) / STD[0],
                                atol=1e-5)
 
 
 def test_load_frames_train_indices_one_per_segment():
-    t = LoadFrames(num_frames=3, scale=4)
+    t = LoadFrames(num_frames=3)
     seen = [set(), set(), set()]
     for seed in range(30):
         np.random.seed(seed)
@@ -306,57 +337,57 @@ def _asym_frame(h=16, w=20):
                     axis=-1).astype(np.uint8)
 
 
-def test_load_frames_share_crop_and_flip(av_writer):
+def test_frames_of_a_clip_share_crop_and_flip(av_writer):
     folder = av_writer.root / 'same'
     img = _asym_frame()
     av_writer.frames(folder, images=[img] * 4, ext='.png')
-    t = LoadFrames(num_frames=4, scale=12, flip_prob=0.5)
     flips, crops = set(), set()
     for seed in range(12):
         np.random.seed(seed)
-        out = t(dict(frames_dir=str(folder)))
-        assert out['visual'].shape == (4, 3, 12, 12)
+        out = _frames(folder, num_frames=4, scale=12, flip=0.5)
+        assert out['visual'].shape == (4, 12, 12, 3)
         for k in range(1, 4):  # identical frames in -> identical crops out
             np.testing.assert_array_equal(out['visual'][k], out['visual'][0])
-        flips.add(out['frame_flip'])
-        crops.add(out['frame_crop'])
+        flips.add(out['flip'])
+        crops.add(out['crop_bbox'])
     assert flips == {True, False}
     assert len(crops) > 1
 
 
-def test_load_frames_flip_and_full_crop_values(av_writer):
+def test_frames_flip_and_full_crop_values(av_writer):
     folder = av_writer.root / 'asym'
     img = _asym_frame()  # 16 x 20
     av_writer.frames(folder, images=[img] * 2, ext='.png')
-    rgb = img[..., ::-1].astype(np.float32)
+    rgb = img[..., ::-1]
     full = dict(scale=(16, 20), crop_scale=(1.0, 1.0),
                 crop_ratio=(20 / 16, 20 / 16))
-    flipped = LoadFrames(num_frames=2, flip_prob=1.0, **full)(
-        dict(frames_dir=str(folder)))
-    assert flipped['frame_crop'] == (0, 0, 16, 20)
-    expect = ((rgb[:, ::-1] - MEAN) / STD).transpose(2, 0, 1)
-    np.testing.assert_allclose(flipped['visual'][0], expect, atol=1e-5)
-    np.testing.assert_allclose(flipped['visual'][1], expect, atol=1e-5)
-    kept = LoadFrames(flip_prob=0.0, **full)(dict(frames_dir=str(folder)))
-    assert kept['visual'].shape == (3, 16, 20)
+    flipped = _frames(folder, num_frames=2, flip=1.0, **full)
+    assert flipped['crop_bbox'] == (0, 16, 0, 20)
+    np.testing.assert_array_equal(flipped['visual'][0], rgb[:, ::-1])
+    np.testing.assert_array_equal(flipped['visual'][1], rgb[:, ::-1])
+    kept = _frames(folder, flip=0.0, **full)
+    assert kept['visual'].shape == (16, 20, 3)
+    np.testing.assert_array_equal(kept['visual'], rgb)
     np.testing.assert_allclose(
-        kept['visual'], ((rgb - MEAN) / STD).transpose(2, 0, 1), atol=1e-5)
+        _normalized(kept['visual']),
+        ((rgb.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1),
+        atol=1e-5)
 
 
-def test_load_frames_normalization_and_channel_order(av_writer):
+def test_frames_normalization_and_channel_order(av_writer):
     folder = av_writer.root / 'flat'
     bgr = np.zeros((6, 6, 3), dtype=np.uint8)
     bgr[...] = (50, 100, 200)  # B, G, R
     av_writer.frames(folder, images=[bgr], ext='.png')
-    out = LoadFrames(test_mode=True, scale=8)(dict(frames_dir=str(folder)))
-    assert out['visual'].shape == (3, 8, 8)
+    out = _frames(folder, test_mode=True, scale=8)
+    assert out['visual'].shape == (8, 8, 3)
     assert out['frame_inds'].tolist() == [0]
+    assert out['img_shape'] == (8, 8) and out['ori_shape'] == (6, 6)
     expect = (np.array([200, 100, 50]) - MEAN) / STD
-    np.testing.assert_allclose(out['visual'][:, 3, 3], expect, atol=1e-5)
-    bgr_out = LoadFrames(
-        test_mode=True, scale=8, to_rgb=False, mean=(0, 0, 0),
-        std=(1, 1, 1))(dict(frames_dir=str(folder)))
-    np.testing.assert_allclose(bgr_out['visual'][:, 0, 0], [50, 100, 200])
+    np.testing.assert_allclose(
+        _normalized(out['visual'])[:, 3, 3], expect, atol=1e-5)
+    bgr_out = _frames(folder, test_mode=True, scale=8, to_rgb=False)
+    assert bgr_out['visual'][0, 0].tolist() == [50, 100, 200]
 
 
 def test_load_frames_lists_jpg_and_png_by_name(av_writer):
@@ -378,13 +409,20 @@ def test_load_frames_errors(av_writer):
         LoadFrames()(dict(frames_dir=str(empty)))
     with pytest.raises(KeyError, match=r"clip 'c2'.*'frames_dir'"):
         LoadFrames()(dict(clip_id='c2', frames_dir=None))
-    for kwargs, match in [(dict(num_frames=0), r'num_frames=0'),
-                          (dict(crop_scale=(0.5, 0.1)), r'crop_scale='),
-                          (dict(flip_prob=2), r'flip_prob=2'),
-                          (dict(std=(1, 0, 1)), r'std=\(1, 0, 1\)'),
+    with pytest.raises(ValueError, match=r'num_frames=0'):
+        LoadFrames(num_frames=0)
+    # the arguments that moved out of LoadFrames say where they went
+    with pytest.raises(TypeError, match=r'scale=224 to fdkd.MultiModalRandom'
+                       r'ResizedCrop.*flip_prob=0.5 to fdkd.MultiModal'
+                       r'RandomFlip\(prob\)'):
+        LoadFrames(scale=224, flip_prob=0.5)
+    for kwargs, match in [(dict(scale=8, crop_scale=(0.5, 0.1)),
+                           r'crop_scale='),
                           (dict(scale=(224, )), r'scale=\(224,\)')]:
         with pytest.raises(ValueError, match=match):
-            LoadFrames(**kwargs)
+            MultiModalRandomResizedCrop(**kwargs)
+    with pytest.raises(ValueError, match=r'prob=2'):
+        MultiModalRandomFlip(prob=2)
 
 
 # ---------------------------------------------------- PackMultiModalInputs
@@ -411,7 +449,7 @@ def test_pack_multimodal_inputs():
         dict(audio=audio, clip_id='abc'))
     assert list(audio_only['inputs']) == ['audio']
     assert 'gt_label' not in audio_only['data_samples']
-    with pytest.raises(KeyError, match=r"modality 'visual' .*clip 'abc'"):
+    with pytest.raises(KeyError, match=r"modality 'visual' .*sample 'abc'"):
         PackMultiModalInputs()(dict(audio=audio, clip_id='abc'))
     with pytest.raises(ValueError, match=r'modalities=\(\)'):
         PackMultiModalInputs(modalities=())
@@ -427,7 +465,8 @@ def test_avdigits_full_pipeline(av_writer):
     pipeline = [
         dict(type='fdkd.LoadAudio', sample_rate=22050, duration=3.0),
         dict(type='fdkd.Spectrogram', n_fft=512, hop_length=353),
-        dict(type='fdkd.LoadFrames', scale=32, test_mode=True),
+        dict(type='fdkd.LoadFrames', test_mode=True),
+        dict(type='fdkd.MultiModalResize', scale=32),
         dict(type='fdkd.PackMultiModalInputs'),
     ]
     ds = AVDigitsDataset(

@@ -96,13 +96,25 @@ def test_pipeline_analysis_finds_the_teachers_random_transforms():
     test = cfg.val_dataloader.dataset.pipeline
     # AV-digits: the spectrogram is deterministic, the frames are not
     assert random_transforms(train, 'audio') == []
-    (visual, ) = random_transforms(train, 'visual')
-    assert 'fdkd.LoadFrames' in visual and 'test_mode=False' in visual
-    assert random_transforms(test, 'visual') == []
-    # which transforms shape a modality (and so enter the cache key)
+    frame, crop = random_transforms(train, 'visual')
+    assert 'fdkd.LoadFrames' in frame and 'test_mode=False' in frame
+    assert 'fdkd.MultiModalRandomResizedCrop' in crop
+    assert random_transforms(test, 'visual') == []  # the flip has prob 0
+    # which transforms shape a modality (and so enter the cache key): the
+    # paired geometry writes the image fields loaded before it (the frames)
     assert [n for _, n, _ in teacher_transforms(train, 'audio')] == [
         'fdkd.LoadAudio', 'fdkd.Spectrogram'
     ]
+    assert [n for _, n, _ in teacher_transforms(train, 'visual')] == [
+        'fdkd.LoadFrames', 'fdkd.MultiModalRandomResizedCrop',
+        'fdkd.MultiModalRandomFlip'
+    ]
+    # with no loader above that names its fields, it may write any key
+    flip = dict(type='fdkd.MultiModalRandomFlip', prob=0.5)
+    assert random_transforms([flip], 'audio')
+    rgbd = dict(type='fdkd.LoadRGBD', modalities=('rgb', ))
+    assert not random_transforms([rgbd, flip], 'depth')
+    assert random_transforms([rgbd, flip], 'rgb')
     # the audio loader is random only with random_crop outside test_mode
     crop = dict(type='fdkd.LoadAudio', random_crop=True)
     assert random_transforms([crop], 'audio')
@@ -131,9 +143,8 @@ def test_pipeline_analysis_finds_the_teachers_random_transforms():
     ]
     # built transforms are read from their attributes
     from fdkd_plugin.datasets.transforms import LoadFrames
-    assert random_transforms([LoadFrames(scale=8)], 'visual')
-    assert not random_transforms([LoadFrames(scale=8, test_mode=True)],
-                                 'visual')
+    assert random_transforms([LoadFrames()], 'visual')
+    assert not random_transforms([LoadFrames(test_mode=True)], 'visual')
 
 
 def test_transforms_declare_their_randomness():
@@ -290,7 +301,7 @@ def test_disk_cache_persists_and_a_new_teacher_is_a_new_key(
 
     pipeline = copy.deepcopy(cfg.train_dataloader.dataset.pipeline)
     assert key_with(pipeline) == key
-    pipeline[2].scale = 16  # LoadFrames: the student's frames
+    pipeline[3].scale = 16  # the student's frame crop
     assert key_with(pipeline) == key
     pipeline[1].eps = 1e-6  # Spectrogram: the teacher's input
     assert key_with(pipeline) != key

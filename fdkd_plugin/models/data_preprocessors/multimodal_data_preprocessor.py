@@ -22,7 +22,7 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
     1. every sample moves to the model's device as packed (uint8 frames
        cross the worker boundary and the host-to-device copy at a quarter
        of float32's size);
-    2. an integer tensor becomes float32, and a modality named in
+    2. a uint8 tensor (pixels) becomes float32, and a modality named in
        ``norm_cfg`` becomes ``(x - mean) / std`` per channel (the channel
        axis is the third from last: ``(C, H, W)`` or ``(k, C, H, W)``), as
        MMPretrain's and MMSegmentation's pre-processors do for images;
@@ -50,8 +50,9 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
         norm_cfg (dict, optional): ``{modality: dict(mean=[...],
             std=[...])}``, one value per channel or one for all; e.g.
             ImageNet's statistics (0-255 scale) for ``'visual'``. A modality
-            without an entry is only cast to float32 when it is an integer
-            tensor. Defaults to None.
+            without an entry is only cast to float32 when it is uint8
+            (other integer inputs, e.g. token ids, stay as they are).
+            Defaults to None.
         pad_to (str | tuple[int, int], optional): ``'ori_shape'`` or
             ``(H, W)``; a sample already larger keeps its size in that
             dimension. Defaults to None (no padding: the samples of a
@@ -113,8 +114,8 @@ class MultiModalDataPreprocessor(BaseDataPreprocessor):
 
     def _normalize(self, x: torch.Tensor, name: str) -> torch.Tensor:
         stats = self._norm.get(name)
-        if stats is None:
-            return x if x.is_floating_point() else x.float()
+        if stats is None:  # uint8 pixels to float; token ids stay integers
+            return x.float() if x.dtype == torch.uint8 else x
         return normalize(x, *stats, f'data_preprocessor.norm_cfg[{name!r}]')
 
     def _pad(self, values: List[torch.Tensor], samples: Optional[list],
