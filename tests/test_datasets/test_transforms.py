@@ -455,6 +455,37 @@ def test_pack_multimodal_inputs():
         PackMultiModalInputs(modalities=())
 
 
+def test_pack_image_fields_channels_first_and_the_task():
+    """Fields named in modal_fields go channels-first in their dtype; a
+    sample with seg_fields becomes an mmseg SegDataSample."""
+    from mmseg.structures import SegDataSample
+    frames = np.arange(2 * 4 * 5 * 3, dtype=np.uint8).reshape(2, 4, 5, 3)
+    depth = np.ones((4, 5), np.float32)
+    spec = np.zeros((1, 6, 7), np.float32)
+    packed = PackMultiModalInputs(modalities=('visual', 'depth', 'audio'))(
+        dict(visual=frames, depth=depth, audio=spec,
+             modal_fields=['visual', 'depth']))
+    inputs = packed['inputs']
+    assert inputs['visual'].dtype == torch.uint8
+    assert inputs['visual'].shape == (2, 3, 4, 5)
+    assert torch.equal(inputs['visual'][1, 2],
+                       torch.from_numpy(frames[1, ..., 2]))
+    assert inputs['depth'].shape == (1, 4, 5)
+    assert inputs['audio'].shape == (1, 6, 7)  # not an image field: as is
+    assert isinstance(packed['data_samples'], DataSample)
+    seg = np.full((4, 5), 3, np.uint8)
+    packed = PackMultiModalInputs(modalities='depth')(
+        dict(depth=depth, modal_fields=['depth'], gt_seg_map=seg,
+             seg_fields=['gt_seg_map'], img_shape=(4, 5), clip_id='x'))
+    sample = packed['data_samples']
+    assert isinstance(sample, SegDataSample)
+    assert sample.gt_sem_seg.data.dtype == torch.int64
+    assert sample.gt_sem_seg.data.shape == (1, 4, 5)
+    assert sample.img_shape == (4, 5) and 'clip_id' not in sample
+    with pytest.raises(ValueError, match="task='det'"):
+        PackMultiModalInputs(task='det')
+
+
 # ------------------------------------------------------------ full pipeline
 def test_avdigits_full_pipeline(av_writer):
     rows = [('d4_en_0000', '4'), ('d1_de_0001', '1')]

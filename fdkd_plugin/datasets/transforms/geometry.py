@@ -20,7 +20,7 @@ and mmpretrain's ``RandomResizedCrop``. Images stay uint8 here:
 normalization happens on the batch, in ``fdkd.MultiModalDataPreprocessor``
 (``norm_cfg``), and so does padding (``pad_to``).
 """
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -28,73 +28,18 @@ from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
 from .declare import MODAL_FIELDS, declares
+from .fields import (Size, crop_field, field_hw, modal_fields, per_image,
+                     size_arg)
 
 __all__ = [
     'MultiModalResize', 'MultiModalRandomResize', 'MultiModalRandomCrop',
-    'MultiModalRandomResizedCrop', 'MultiModalRandomFlip', 'modal_fields',
-    'field_hw'
+    'MultiModalRandomResizedCrop', 'MultiModalRandomFlip'
 ]
-
-Size = Tuple[int, int]
-
-
-def modal_fields(results: dict) -> Tuple[str, ...]:
-    """The image fields of a sample (``results['modal_fields']``)."""
-    fields = tuple(results.get('modal_fields', ()))
-    if not fields:
-        raise KeyError('results hold no modal_fields; load the sample with '
-                       'a loader that names its images (fdkd.LoadRGBD, '
-                       'fdkd.LoadFrames) first')
-    return fields
-
-
-def field_hw(array: np.ndarray) -> Size:
-    """``(H, W)`` of an image ``(H, W[, C])`` or a frame stack
-    ``(k, H, W, C)``."""
-    return tuple(array.shape[1:3] if array.ndim == 4 else array.shape[:2])
 
 
 def _hw(results: dict) -> Size:
-    """The (H, W) all fields share now."""
+    """The (H, W) all fields of a sample share now."""
     return field_hw(results[modal_fields(results)[0]])
-
-
-def _keep_channels(img: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """cv2 drops a trailing channel axis of size 1: put it back."""
-    if like.ndim == 3 and img.ndim == 2:
-        img = img[..., None]
-    return img
-
-
-def _per_image(array: np.ndarray,
-               fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``fn`` on an image, or on each frame of a ``(k, H, W, C)`` stack."""
-    if array.ndim == 4:
-        return np.stack([_keep_channels(fn(f), f) for f in array])
-    return _keep_channels(fn(array), array)
-
-
-def _crop(array: np.ndarray, box: Tuple[int, int, int, int]) -> np.ndarray:
-    """``box = (y1, y2, x1, x2)`` out of an image or a frame stack."""
-    y1, y2, x1, x2 = box
-    if array.ndim == 4:
-        return array[:, y1:y2, x1:x2]
-    return array[y1:y2, x1:x2, ...]
-
-
-def _size_arg(value: Optional[Union[int, Sequence[int]]],
-              name: str) -> Optional[Size]:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(value)
-    if len(value) != 2 or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0
-            for v in value):
-        raise ValueError(f'{name}={value!r} must be None, a positive int '
-                         'or an (H, W) pair of them')
-    return value  # type: ignore[return-value]
 
 
 def _resize_all(results: dict, size_wh: Size,
@@ -102,7 +47,7 @@ def _resize_all(results: dict, size_wh: Size,
     """Resize every field and label map to ``size_wh = (W, H)``."""
     for name in modal_fields(results):
         mode = interpolations.get(name, 'bilinear')
-        results[name] = _per_image(
+        results[name] = per_image(
             results[name],
             lambda img: mmcv.imresize(img, size_wh, interpolation=mode))
     for key in results.get('seg_fields', []):
@@ -157,7 +102,7 @@ class MultiModalResize(BaseTransform):
                  scale: Union[int, Sequence[int]],
                  interpolations: Optional[Dict[str, str]] = None) -> None:
         super().__init__()
-        self.scale = _size_arg(scale, 'scale')
+        self.scale = size_arg(scale, 'scale')
         if self.scale is None:
             raise ValueError('scale must be a positive int or (H, W)')
         self.interpolations = _interpolations(interpolations)
@@ -255,7 +200,7 @@ class MultiModalRandomCrop(BaseTransform):
                  ignore_index: int = 255,
                  seg_key: str = 'gt_seg_map') -> None:
         super().__init__()
-        self.crop_size = _size_arg(crop_size, 'crop_size')
+        self.crop_size = size_arg(crop_size, 'crop_size')
         if not 0 < cat_max_ratio <= 1:
             raise ValueError(f'cat_max_ratio={cat_max_ratio} must be in '
                              '(0, 1]')
@@ -272,7 +217,7 @@ class MultiModalRandomCrop(BaseTransform):
 
     def _balanced(self, seg: np.ndarray,
                   box: Tuple[int, int, int, int]) -> bool:
-        labels, counts = np.unique(_crop(seg, box), return_counts=True)
+        labels, counts = np.unique(crop_field(seg, box), return_counts=True)
         counts = counts[labels != self.ignore_index]
         return len(counts) > 1 and counts.max() / counts.sum() \
             < self.cat_max_ratio
@@ -289,7 +234,7 @@ class MultiModalRandomCrop(BaseTransform):
                     break
                 box = self._draw(hw, crop)
         for key in (*modal_fields(results), *results.get('seg_fields', [])):
-            results[key] = _crop(results[key], box)
+            results[key] = crop_field(results[key], box)
         results['img_shape'] = (box[1] - box[0], box[3] - box[2])
         results['crop_bbox'] = box
         return results
@@ -330,7 +275,7 @@ class MultiModalRandomResizedCrop(BaseTransform):
                  crop_ratio: Sequence[float] = (3. / 4., 4. / 3.),
                  interpolations: Optional[Dict[str, str]] = None) -> None:
         super().__init__()
-        self.scale = _size_arg(scale, 'scale')
+        self.scale = size_arg(scale, 'scale')
         if self.scale is None:
             raise ValueError('scale must be a positive int or (H, W)')
         crop_scale = tuple(float(x) for x in crop_scale)
@@ -360,7 +305,7 @@ class MultiModalRandomResizedCrop(BaseTransform):
                            for v in self._sampler.rand_crop_params(image))
         box = (top, top + h, left, left + w)
         for key in (*modal_fields(results), *results.get('seg_fields', [])):
-            results[key] = _crop(results[key], box)
+            results[key] = crop_field(results[key], box)
         _resize_all(results, (self.scale[1], self.scale[0]),
                     self.interpolations)
         results['crop_bbox'] = box
@@ -405,7 +350,7 @@ class MultiModalRandomFlip(BaseTransform):
         if flip:
             for key in modal_fields(results):
                 results[key] = np.ascontiguousarray(
-                    _per_image(
+                    per_image(
                         results[key],
                         lambda img: mmcv.imflip(img, self.direction)))
             for key in results.get('seg_fields', []):
