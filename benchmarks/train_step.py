@@ -315,6 +315,11 @@ class PlainFDKD:
         self.teacher = PlainResNet(teacher.backbone, classes, width)
         self.teacher = self.teacher.to(device).eval().requires_grad_(False)
         self.loss = PlainFDKDLoss(width, classes).to(device)
+        # the frames arrive as uint8, as the config's pipeline gives them;
+        # the loop normalizes them on the device, as our pre-processor does
+        norm = teacher.data_preprocessor.norm_cfg.visual
+        self.mean = torch.tensor(norm.mean).view(3, 1, 1).to(device)
+        self.std = torch.tensor(norm.std).view(3, 1, 1).to(device)
         opt = cfg.optim_wrapper.optimizer
         params = list(self.student.parameters()) + list(
             self.loss.parameters())
@@ -337,9 +342,18 @@ class PlainFDKD:
             getattr(self.loss, f'task_{band}').load_state_dict(
                 d.task_heads[band].fc.state_dict())
 
+    def frames(self, visual: torch.Tensor) -> torch.Tensor:
+        """uint8 frames ``(N, 3, H, W)`` (or ``(N, H, W, 3)`` straight
+        from the transforms) to the normalized float32 the network takes."""
+        if visual.dtype != torch.uint8:
+            return visual  # random inputs, already float
+        if visual.shape[-1] == 3 and visual.shape[1] != 3:
+            visual = visual.permute(0, 3, 1, 2)
+        return (visual.float() - self.mean) / self.std
+
     def total_loss(self, audio, visual, y) -> torch.Tensor:
         with torch.no_grad():
-            ft, _ = self.teacher(visual)
+            ft, _ = self.teacher(self.frames(visual))
         fs, logits = self.student(audio)
         return F.cross_entropy(logits, y) + self.loss(fs, ft, y)
 

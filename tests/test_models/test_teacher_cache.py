@@ -247,6 +247,54 @@ def test_cache_serves_bitwise_and_skips_the_teacher(tiny_avdigits):
         cached(**data, mode='loss')
 
 
+@pytest.mark.parametrize('precision', ['float16', 'bfloat16'])
+def test_half_precision_storage(tiny_avdigits, tmp_path, precision):
+    """Records stored in half precision come back as float32, the same
+    rounded values on the computing visit and on every hit, within the
+    half type's rounding of the exact ones; memory and disk alike."""
+    cfg = load_cfg(V_FROM_A, tiny_avdigits)
+    half = getattr(torch, precision)
+    torch.manual_seed(0)
+    plain = build(cfg)
+    first = batch_of(cfg, range(8))
+    loss_plain = losses_of(plain, first)
+    ref = teacher_records(plain)
+    for kind in ('memory', 'disk'):
+        cache = memory_cache(cfg, type=kind, precision=precision)
+        if kind == 'disk':
+            cache['dir'] = str(tmp_path / kind)
+        cached = build(cfg, teacher_cache=cache)
+        cached.load_state_dict(plain.state_dict())
+        loss_miss = without_hit_rate(losses_of(cached, first))
+        got = teacher_records(cached)
+        loss_hit = without_hit_rate(losses_of(cached, first))
+        assert loss_hit == loss_miss  # one set of values for every epoch
+        assert_records_equal(teacher_records(cached), got)
+        for name in ref:
+            for exact, served in zip(ref[name], got[name]):
+                exact = exact if isinstance(exact, tuple) else (exact, )
+                served = served if isinstance(served, tuple) else (served, )
+                for x, y in zip(exact, served):
+                    assert y.dtype == torch.float32
+                    assert torch.equal(y, x.to(half).float())
+        # the losses move by the half type's rounding (8 / 11 bits)
+        rel = 2e-2 if precision == 'bfloat16' else 2e-3
+        for k, v in loss_plain.items():
+            if 'teacher_cache' not in k:
+                assert loss_miss[k] == pytest.approx(v, rel=rel, abs=1e-5), k
+        assert any(loss_miss[k] != loss_plain[k] for k in loss_miss)
+    # the precision is part of the key: a float32 run does not read these
+    keys = {
+        p: build(cfg, teacher_cache=memory_cache(cfg, precision=p))
+        .teacher_cache.config_digest(plain.teacher,
+                                     plain.distiller.teacher_recorders)
+        for p in ('float32', precision)
+    }
+    assert keys['float32'] != keys[precision]
+    with pytest.raises(ValueError, match="precision='half'"):
+        build(cfg, teacher_cache=memory_cache(cfg, precision='half'))
+
+
 def test_disk_cache_persists_and_a_new_teacher_is_a_new_key(
         tiny_avdigits, tmp_path):
     cfg = load_cfg(V_FROM_A, tiny_avdigits)

@@ -67,10 +67,14 @@ depth_test_pipeline = [
 # Batch 4 per process: `tools/dist_train.sh CONFIG 4` gives the paper's
 # total batch of 16 (A.4). With another number of GPUs, set
 # train_dataloader.batch_size to 16 / N, or keep 4 and pass --auto-scale-lr.
+# pseudo_collate (mmseg's): training crops smaller than the loaded image
+# differ in size until the data preprocessor pads them, so the loader must
+# not stack them (tools/train.py's default is default_collate)
 train_dataloader = dict(
     batch_size=4,
     num_workers=4,
     persistent_workers=True,
+    collate_fn=dict(type='pseudo_collate'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -87,6 +91,7 @@ val_dataloader = dict(
     batch_size=4,
     num_workers=2,
     persistent_workers=True,
+    collate_fn=dict(type='pseudo_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,

@@ -59,6 +59,9 @@ from .store import FORMAT, DiskStore, MemoryStore
 __all__ = ['TeacherCache', 'CACHE_TYPES', 'DEFAULT_DISK_DIR']
 
 CACHE_TYPES = ('memory', 'disk')
+#: ``precision`` choices: the dtype floating records are stored in
+PRECISIONS = {'float32': None, 'float16': torch.float16,
+              'bfloat16': torch.bfloat16}
 DEFAULT_DISK_DIR = osp.join('work_dirs', 'teacher_cache')
 
 
@@ -87,6 +90,12 @@ class TeacherCache:
             augmentation per sample for the whole run. Defaults to False.
         verify_inputs (bool): Compare each hit's input digest with the
             cached one (not with ``fixed_view``). Defaults to True.
+        precision (str): The dtype floating records are stored in:
+            ``'float32'`` (as recorded, default), ``'float16'`` or
+            ``'bfloat16'`` (half the memory / disk; served back as float32,
+            on every epoch including the first, so all epochs see the same
+            values). ``benchmarks/teacher_cache.py`` measures the error
+            this puts into FDKD's losses.
 
     Raises:
         ValueError: on a bad ``type``, a missing ``pipeline``, or a random
@@ -99,10 +108,14 @@ class TeacherCache:
                  type: str = 'memory',
                  dir: Optional[str] = None,
                  fixed_view: bool = False,
-                 verify_inputs: bool = True) -> None:
+                 verify_inputs: bool = True,
+                 precision: str = 'float32') -> None:
         if type not in CACHE_TYPES:
             raise ValueError(f'teacher_cache type={type!r} must be one of '
                              f'{CACHE_TYPES}')
+        if precision not in PRECISIONS:
+            raise ValueError(f'teacher_cache precision={precision!r} must be '
+                             f'one of {tuple(PRECISIONS)}')
         if dir is not None and type != 'disk':
             raise ValueError(f"teacher_cache dir={dir!r} needs type='disk'")
         if pipeline is None or isinstance(pipeline, (str, dict)):
@@ -125,6 +138,8 @@ class TeacherCache:
         self.type = type
         self.dir = DEFAULT_DISK_DIR if dir is None else dir
         self.fixed_view = bool(fixed_view)
+        self.precision = precision
+        self._store_dtype = PRECISIONS[precision]
         self.verify_inputs = bool(verify_inputs) and not self.fixed_view
         self.random_transforms = randoms
         self._pipeline_cfg = [(name, args) for _, name, args in
@@ -145,6 +160,7 @@ class TeacherCache:
             teacher=type(teacher).__name__,
             modality=self.teacher_modality,
             fixed_view=self.fixed_view,
+            precision=self.precision,
             recorders={
                 name: [type(rec).__name__, getattr(rec, 'source', None)]
                 for name, rec in sorted(recorders.recorders.items())
@@ -242,6 +258,7 @@ class TeacherCache:
                     [data_samples[j] for j in miss])
             leaves: List[torch.Tensor] = []
             spec = flatten(state, len(miss), leaves)
+            leaves = [self._stored(t) for t in leaves]
             if self.store.spec is None:
                 rows = [t[0].cpu() for t in leaves]
                 if isinstance(self.store, DiskStore):
@@ -258,9 +275,15 @@ class TeacherCache:
                 row = [t[k].clone() for t in cpu]  # (...) per sample
                 self.store.put(indices[j], digests[j], row)
                 cached[j] = (digests[j], row)
-            if len(miss) == n:
+            if len(miss) == n and self._store_dtype is None:
                 return state  # the batch's own
         return self._assemble([entry[1] for entry in cached], device)
+
+    def _stored(self, t: torch.Tensor) -> torch.Tensor:
+        """A record as it is stored (floating ones in ``precision``)."""
+        if self._store_dtype is None or not t.is_floating_point():
+            return t
+        return t.to(self._store_dtype)
 
     def _assemble(self, rows: List[List[torch.Tensor]],
                   device: torch.device) -> dict:
@@ -268,6 +291,11 @@ class TeacherCache:
             torch.stack([row[k] for row in rows]).to(device)
             for k in range(len(rows[0]))
         ]
+        if self._store_dtype is not None:  # served as float32
+            leaves = [
+                t.float() if t.dtype == self._store_dtype else t
+                for t in leaves
+            ]
         return unflatten(self.store.spec, leaves, device)
 
     def flush(self) -> None:
