@@ -19,8 +19,8 @@ from .auto_feature import auto_distiller
 from .controls import check_control, drop_teacher_terms
 from .model_checks import (batch_norm_guard, check_class_counts,
                            check_labels, check_teacher_ckpt_exists,
-                           gt_labels_of, load_teacher_checkpoint,
-                           num_classes_of)
+                           fill_loss_classes, gt_labels_of,
+                           load_teacher_checkpoint, num_classes_of)
 from .teacher_cache import TeacherCache
 
 __all__ = ['CrossModalDistill']
@@ -158,7 +158,8 @@ class CrossModalDistill(SingleTeacherDistill):
         if isinstance(distiller, dict) and distiller.get('feature') == 'auto':
             architecture, teacher, distiller = self._resolve_auto_feature(
                 architecture, teacher, distiller)
-        distiller = self._fill_loss_classes(distiller, architecture)
+        distiller = fill_loss_classes(distiller, architecture,
+                                      self._key('distiller.distill_losses'))
         super().__init__(
             architecture=architecture,
             teacher=teacher,
@@ -210,32 +211,6 @@ class CrossModalDistill(SingleTeacherDistill):
                                    None if found is None else found[0],
                                    self._key('distiller'))
         return student, teacher, distiller
-
-    def _fill_loss_classes(self, distiller, architecture):
-        """A distill loss config with ``num_classes=None`` (C2KD's proxy
-        heads) gets the student head's class count."""
-        losses = distiller.get('distill_losses') if isinstance(
-            distiller, dict) else None
-        if not losses or not any(
-                isinstance(c, dict) and 'num_classes' in c
-                and c['num_classes'] is None for c in losses.values()):
-            return distiller
-        if isinstance(architecture, dict):
-            n = (architecture.get('head') or {}).get('num_classes')
-        else:
-            found = num_classes_of(architecture)
-            n = None if found is None else found[0]
-        if n is None:
-            raise ValueError(f'{self._key("distiller.distill_losses")}: '
-                             'num_classes=None takes the student head\'s '
-                             'class count, and the student has no '
-                             'head.num_classes: set num_classes')
-        filled = {
-            name: dict(c, num_classes=n) if isinstance(c, dict)
-            and 'num_classes' in c and c['num_classes'] is None else c
-            for name, c in losses.items()
-        }
-        return dict(distiller, distill_losses=filled)
 
     def _key(self, name: str) -> str:
         """The config key of one of this algorithm's arguments."""

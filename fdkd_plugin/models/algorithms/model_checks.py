@@ -7,6 +7,7 @@ key, the file and the fix.
 - :func:`load_teacher_checkpoint`: the teacher loads *strictly*, every key
   and shape of the network (else: the keys that differ, or the command that
   extracts a network from a distillation checkpoint);
+- :func:`fill_loss_classes`: a loss's ``num_classes=None`` from the student;
 - :func:`num_classes_of` / :func:`check_labels`: class counts of the heads,
   and labels inside them.
 """
@@ -24,7 +25,8 @@ from torch import nn
 __all__ = [
     'check_teacher_ckpt_exists', 'load_teacher_checkpoint', 'num_classes_of',
     'check_labels', 'unimodal_config_for', 'DISTILL_PREFIXES',
-    'gt_labels_of', 'check_class_counts', 'batch_norm_guard'
+    'gt_labels_of', 'check_class_counts', 'batch_norm_guard',
+    'fill_loss_classes'
 ]
 
 #: Top-level keys of a checkpoint of ``CrossModalDistill`` (student,
@@ -343,3 +345,30 @@ def batch_norm_guard() -> Iterator[None]:
             f'({err}); set train_dataloader.drop_last=True (the data '
             "set's size leaves a last batch of 1 sample) or "
             'train_dataloader.batch_size >= 2') from err
+
+
+def fill_loss_classes(distiller, architecture, key: str):
+    """A distill loss config with ``num_classes=None`` (C2KD's proxy
+    heads) gets the student head's class count; ``key`` names the losses'
+    config in the error."""
+    losses = distiller.get('distill_losses') if isinstance(
+        distiller, dict) else None
+    if not losses or not any(
+            isinstance(c, dict) and 'num_classes' in c
+            and c['num_classes'] is None for c in losses.values()):
+        return distiller
+    if isinstance(architecture, dict):
+        n = (architecture.get('head') or {}).get('num_classes')
+    else:
+        found = num_classes_of(architecture)
+        n = None if found is None else found[0]
+    if n is None:
+        raise ValueError(f'{key}: num_classes=None takes the student '
+                         "head's class count, and the student has no "
+                         'head.num_classes: set num_classes')
+    filled = {
+        name: dict(c, num_classes=n) if isinstance(c, dict)
+        and 'num_classes' in c and c['num_classes'] is None else c
+        for name, c in losses.items()
+    }
+    return dict(distiller, distill_losses=filled)
