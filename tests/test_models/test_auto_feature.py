@@ -1,7 +1,9 @@
 """feature='auto': the traced feature is the one the shipped configs name
-(ResNet-18 both widths, DeepLabV3+), other families get theirs (MobileNetV2,
-ConvNeXt), widths are projected, explicit recorders win, and the losses of
-an auto config equal the shipped config's."""
+(ResNet-18 both widths, DeepLabV3+), other families get theirs (MobileNetV2
+and V3, EfficientNet, RegNet, ConvNeXt, ViT / DeiT, Swin; FCN, PSPNet,
+UPerNet, SegFormer), widths are projected (a ViT teacher for a ResNet
+student), explicit recorders win, and the losses of an auto config equal
+the shipped config's."""
 import os.path as osp
 
 import pytest
@@ -69,6 +71,108 @@ def test_other_families():
     assert choice.shape == (2, 320)
     with pytest.raises(ValueError, match='needs a classifier with a backbone'):
         find_feature(torch.nn.Linear(3, 4))
+
+
+def _classifier(backbone, width, neck=True):
+    return dict(
+        _scope_='mmpretrain', type='ImageClassifier', backbone=backbone,
+        neck=dict(type='GlobalAveragePooling') if neck else None,
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=width))
+
+
+def _segmentor(backbone, head):
+    return dict(
+        _scope_='mmseg', type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor'),
+        backbone=backbone, decode_head=dict(head, num_classes=5))
+
+
+_R18 = dict(type='ResNetV1c', depth=18)
+#: name: (network, input size, (source, kind, call, width)) of the traced
+#: feature, the paper's rule applied to each family (module docstring of
+#: fdkd_plugin/models/algorithms/auto_feature.py)
+FAMILIES = {
+    'mobilenet_v3': (_classifier(dict(type='MobileNetV3', arch='small'),
+                                 576), 64,
+                     ('backbone.layer12.activate', 'ModuleInputs', 0, 576)),
+    # mmcv's Swish: an activation found by its class name
+    'efficientnet': (_classifier(dict(type='EfficientNet', arch='b0'),
+                                 1280), 64,
+                     ('backbone.layers.6.activate', 'ModuleInputs', 0, 1280)),
+    'regnet': (_classifier(dict(type='RegNet', arch='regnetx_400mf'), 384),
+               64, ('backbone.layer4.11.relu', 'ModuleInputs', 2, 384)),
+    # ViT / DeiT: the class token after the final norm, as the head sees it
+    'vit_cls_token': (_classifier(
+        dict(type='VisionTransformer', arch='deit-tiny', img_size=32,
+             patch_size=8), 192, neck=False), 32,
+        ('backbone', 'ModuleOutputs', 0, 192)),
+    'vit_avg_patch_tokens': (_classifier(
+        dict(type='VisionTransformer', arch='deit-tiny', img_size=32,
+             patch_size=8, out_type='avg_featmap'), 192, neck=False), 32,
+        ('backbone', 'ModuleOutputs', 0, 192)),
+    'swin': (_classifier(
+        dict(type='SwinTransformer', arch='tiny', img_size=64,
+             window_size=2), 768), 64,
+        ('backbone', 'ModuleOutputs', 0, 768)),
+    'fcn': (_segmentor(dict(_R18, out_indices=(3, )),
+                       dict(type='FCNHead', in_channels=512, channels=64,
+                            in_index=0)), 64,
+            ('decode_head.conv_cat.activate', 'ModuleInputs', 0, 64)),
+    'pspnet': (_segmentor(dict(_R18, out_indices=(3, )),
+                          dict(type='PSPHead', in_channels=512, channels=64,
+                               in_index=0)), 64,
+               ('decode_head.bottleneck.activate', 'ModuleInputs', 0, 64)),
+    'upernet': (_segmentor(_R18, dict(
+        type='UPerHead', in_channels=[64, 128, 256, 512],
+        in_index=[0, 1, 2, 3], channels=64)), 64,
+        ('decode_head.fpn_bottleneck.activate', 'ModuleInputs', 0, 64)),
+    'segformer': (_segmentor(
+        dict(type='MixVisionTransformer', embed_dims=32,
+             num_layers=[1, 1, 1, 1], num_heads=[1, 2, 5, 8]),
+        dict(type='SegformerHead', in_channels=[32, 64, 160, 256],
+             in_index=[0, 1, 2, 3], channels=64)), 64,
+        ('decode_head.fusion_conv.activate', 'ModuleInputs', 0, 64)),
+}
+
+
+@pytest.mark.parametrize('name', list(FAMILIES))
+def test_each_family_gets_its_feature(name):
+    cfg, size, (source, kind, call, width) = FAMILIES[name]
+    torch.manual_seed(0)
+    net = build(cfg)
+    choice = find_feature(net, torch.randn(2, 3, size, size))
+    assert (choice.source, choice.kind, choice.record_idx) == (source, kind,
+                                                               call)
+    assert choice.shape[1] == width
+
+
+def test_raw_tokens_are_refused_with_the_out_type_to_set():
+    vit = build(_classifier(
+        dict(type='VisionTransformer', arch='deit-tiny', img_size=32,
+             patch_size=8, out_type='raw'), 192, neck=False))
+    with pytest.raises(ValueError, match=r"token sequence \(2, 17, 192\).*"
+                       r"out_type='cls_token'"):
+        find_feature(vit, torch.randn(2, 3, 32, 32))
+
+
+def test_a_vit_teacher_for_a_resnet_student():
+    """Any teacher: a DeiT-tiny visual teacher (192-d class token) for the
+    half-width ResNet-18 audio student (256-d), from feature='auto' alone:
+    the student's feature is projected to 192, and the losses are finite."""
+    cfg = auto_cfg()
+    cfg.model.teacher = _classifier(
+        dict(type='VisionTransformer', arch='deit-tiny', img_size=32,
+             patch_size=8), 192, neck=False)
+    model = build(cfg.model)
+    d = model.distiller
+    assert d.in_channels == 192
+    assert tuple(d.student_connector.func.weight.shape) == (192, 256)
+    assert d.teacher_recorders.recorders['feat'].source == 'backbone'
+    inputs, samples = batch()
+    model.train()
+    losses = model.loss(inputs, samples)
+    for key in ('distill.loss_low', 'distill.loss_high'):
+        assert torch.isfinite(losses[key]) and losses[key] > 0
 
 
 def test_deeplabv3plus_is_the_configured_decoder_feature():

@@ -11,13 +11,23 @@ so no BatchNorm statistic moves):
   whose input has the shape of the backbone's final output: its input is
   that output before its last activation. mmpretrain's ResNet family gives
   ``backbone.layer4.<last>.relu`` (call 1 of a BasicBlock, 2 of a
-  Bottleneck), MobileNetV2 ``backbone.conv2.activate``. A backbone that
-  ends without an activation (ConvNeXt, Swin, ViT: a norm last) gives its
-  own last output (``ModuleOutputs`` on ``backbone``).
+  Bottleneck), RegNet likewise, MobileNetV2 ``backbone.conv2.activate``,
+  MobileNetV3 ``backbone.layer12.activate``, EfficientNet the input of its
+  last ``Swish``. A backbone that ends without an activation (ConvNeXt,
+  Swin, ViT / DeiT: a norm last) gives its own last output (``ModuleOutputs``
+  on ``backbone``): Swin's last-stage map, ViT's class token
+  (``out_type='cls_token'``, the default), the mean of its patch tokens
+  (``'avg_featmap'``) or its token map (``'featmap'``), each after the final
+  norm, as the head receives it (the analogue of BERT's ``[CLS]`` state
+  before the pooler's tanh that the CrisisMMD configs distill). A raw token
+  sequence ``(N, L, C)`` (``out_type='raw'``) is refused with the out_type
+  to set.
 - segmentor (a ``decode_head`` with a ``conv_seg``): the last activation
   call inside the decode head whose input has the shape of ``conv_seg``'s
   input (mmseg's DeepLabV3+: ``decode_head.sep_bottleneck.1.
-  pointwise_conv.activate``); else ``conv_seg``'s input itself.
+  pointwise_conv.activate``; FCN ``conv_cat``, PSPNet ``bottleneck``,
+  UPerNet ``fpn_bottleneck``, SegFormer ``fusion_conv``, each
+  ``.activate``); else ``conv_seg``'s input itself.
 
 :func:`auto_distiller` turns a ``fdkd.FreqDecoupledDistiller`` config with
 ``feature='auto'`` into one with recorders, ``in_channels`` (the teacher's
@@ -39,7 +49,9 @@ from fdkd_plugin.utils.trace import ModuleCall, trace_modules
 __all__ = ['FeatureChoice', 'find_feature', 'dummy_input', 'auto_distiller']
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.Hardswish,
-               nn.LeakyReLU, nn.ELU, nn.Mish, nn.PReLU)
+               nn.LeakyReLU, nn.ELU, nn.Mish, nn.PReLU, nn.RReLU)
+#: mmcv's own activation modules (EfficientNet's ``Swish``), by class name
+ACTIVATION_NAMES = ('Swish', 'HSwish', 'GELU', 'SiLU')
 
 
 @dataclasses.dataclass
@@ -80,7 +92,9 @@ def dummy_input(network: nn.Module, size: int = 64) -> torch.Tensor:
 
 
 def _is_activation(network: nn.Module, call: ModuleCall) -> bool:
-    return isinstance(network.get_submodule(call.path), ACTIVATIONS)
+    module = network.get_submodule(call.path)
+    return isinstance(module, ACTIVATIONS) or \
+        type(module).__name__ in ACTIVATION_NAMES
 
 
 def find_feature(network: nn.Module,
@@ -131,6 +145,14 @@ def find_feature(network: nn.Module,
         return FeatureChoice('decode_head.conv_seg', 'ModuleInputs',
                              seg[-1].call, 0, tuple(target),
                              "the classifier's input (no activation found)")
+    if len(target) == 3:  # (N, L, C): a transformer's raw token sequence
+        raise ValueError(
+            f"feature='auto': the backbone of {type(network).__name__} "
+            f'outputs a token sequence {tuple(target)} (N, tokens, '
+            "channels), which has no channel axis FDKD can split; set its "
+            "out_type='cls_token' (the class token) or 'avg_featmap' (the "
+            "mean of the patch tokens), or pin the recorders "
+            '(tools/misc/list_features.py lists the candidates)')
     return FeatureChoice(
         'backbone', 'ModuleOutputs', len(top) - 1, -1, tuple(target),
         "the backbone's last output (it ends without an activation)")
