@@ -22,6 +22,7 @@ from .model_checks import (batch_norm_guard, check_class_counts,
                            fill_loss_classes, gt_labels_of,
                            load_teacher_checkpoint, num_classes_of)
 from .teacher_cache import TeacherCache
+from .zoo import is_zoo_cfg, zoo_network_cfg
 
 __all__ = ['CrossModalDistill']
 
@@ -80,8 +81,11 @@ class CrossModalDistill(SingleTeacherDistill):
     before the first step).
 
     Args:
-        architecture (dict | BaseModel): The student.
-        teacher (dict | BaseModel): The teacher.
+        architecture (dict | BaseModel): The student: a model config, a
+            built model, or a model-zoo config by name,
+            ``dict(cfg_path='mmpretrain::...', in_channels=..., num_classes=
+            ..., **overrides)`` (:mod:`.zoo`).
+        teacher (dict | BaseModel): The teacher, likewise.
         distiller (dict): The distiller config.
         student_modality (str): Key of the student's input, e.g. ``'audio'``.
         teacher_modality (str): Key of the teacher's input, e.g. ``'visual'``.
@@ -152,7 +156,14 @@ class CrossModalDistill(SingleTeacherDistill):
         if teacher_ckpt:
             # before anything is built: a fresh clone's first mistake
             check_teacher_ckpt_exists(teacher_ckpt, self._key('teacher_ckpt'))
-        # both modalities, each normalized as its own network's config says
+        # networks named by a model-zoo config (cfg_path), then both
+        # modalities, each normalized as its own network's config says
+        if is_zoo_cfg(architecture):
+            architecture = zoo_network_cfg(architecture, student_modality,
+                                           self._key('architecture'))
+        if is_zoo_cfg(teacher):
+            teacher = zoo_network_cfg(teacher, teacher_modality,
+                                      self._key('teacher'))
         data_preprocessor = paired_preprocessor_cfg(data_preprocessor,
                                                     architecture, teacher)
         if isinstance(distiller, dict) and distiller.get('feature') == 'auto':
