@@ -405,6 +405,34 @@ def test_fixed_view_serves_the_first_view(tiny_avdigits):
         assert_records_equal(teacher_records(plain), first)
 
 
+@pytest.mark.parametrize('kind', ['memory', 'disk'])
+def test_views_keeps_several_random_views(tiny_avdigits, tmp_path, kind):
+    """views=2: the first two visits of a sample compute and keep their
+    views, later visits serve them in turn without the teacher."""
+    cfg = load_cfg(A_FROM_V, tiny_avdigits)
+    cache = memory_cache(cfg, type=kind, fixed_view=True, views=2)
+    if kind == 'disk':
+        cache['dir'] = str(tmp_path)
+    model = build(cfg, teacher_cache=cache)
+    calls = count_forwards(model.teacher)
+    visits = [batch_of(cfg, range(4), seed=s) for s in (1, 2, 3, 4)]
+    records, rates = [], []
+    for data in visits:
+        rates.append(losses_of(model, data)['teacher_cache.hit_rate'])
+        records.append(teacher_records(model))
+    assert calls == [4, 4] and rates == [0, 0, 1, 1]
+    assert_records_equal(records[2], records[0])  # view 0 again
+    assert_records_equal(records[3], records[1])  # view 1 again
+    with pytest.raises(AssertionError):  # two different random views
+        assert_records_equal(records[0], records[1])
+    assert len(model.teacher_cache) == 8  # 4 samples x 2 views
+    with pytest.raises(ValueError, match='views=2 .*needs fixed_view=True'):
+        build(cfg, teacher_cache=memory_cache(cfg, views=2))
+    with pytest.raises(ValueError, match='views=0 must be an integer'):
+        build(cfg, teacher_cache=memory_cache(cfg, fixed_view=True,
+                                              views=0))
+
+
 @pytest.mark.slow
 def test_cached_run_logs_the_same_losses(tiny_avdigits, tmp_path, monkeypatch):
     """Two epochs on tiny AV-digits, cache on and off, same seed."""

@@ -27,7 +27,10 @@ that one augmentation of the sample for the whole run. A transform drawn
 once for both modalities (the joint random crop and flip of RGB-D
 segmentation) is then no longer shared: the student's view and the cached
 teacher view of a sample differ, which misaligns dense (map) features;
-pooled classification features only lose augmentation.
+pooled classification features only lose augmentation. ``views=K``
+keeps K views per sample (the first K visits compute them, later visits
+serve them in turn): K augmentations per sample at the cost of K teacher
+epochs.
 
 Without ``fixed_view`` the digest of each cached sample's input is compared
 with the input of every later visit, so a random transform the pipeline check
@@ -88,6 +91,12 @@ class TeacherCache:
         fixed_view (bool): Allow a random teacher-side pipeline and cache
             the first view of each sample: the teacher then sees ONE
             augmentation per sample for the whole run. Defaults to False.
+        views (int): With ``fixed_view``, the number of views kept per
+            sample: visits ``1..views`` of a sample each compute and store
+            the view they drew, later visits serve them in turn (visit
+            ``j`` serves view ``(j - 1) % views``), so the teacher sees
+            ``views`` augmentations per sample at the cost of ``views``
+            teacher epochs. Defaults to 1.
         verify_inputs (bool): Compare each hit's input digest with the
             cached one (not with ``fixed_view``). Defaults to True.
         precision (str): The dtype floating records are stored in:
@@ -109,10 +118,18 @@ class TeacherCache:
                  dir: Optional[str] = None,
                  fixed_view: bool = False,
                  verify_inputs: bool = True,
-                 precision: str = 'float32') -> None:
+                 precision: str = 'float32',
+                 views: int = 1) -> None:
         if type not in CACHE_TYPES:
             raise ValueError(f'teacher_cache type={type!r} must be one of '
                              f'{CACHE_TYPES}')
+        if int(views) != views or views < 1:
+            raise ValueError(f'teacher_cache views={views!r} must be an '
+                             'integer >= 1')
+        if views > 1 and not fixed_view:
+            raise ValueError(f'teacher_cache views={views} keeps several '
+                             'random views of each sample: it needs '
+                             'fixed_view=True')
         if precision not in PRECISIONS:
             raise ValueError(f'teacher_cache precision={precision!r} must be '
                              f'one of {tuple(PRECISIONS)}')
@@ -139,6 +156,8 @@ class TeacherCache:
         self.dir = DEFAULT_DISK_DIR if dir is None else dir
         self.fixed_view = bool(fixed_view)
         self.precision = precision
+        self.views = int(views)
+        self._visits: dict = {}  # sample index -> visits so far (views > 1)
         self._store_dtype = PRECISIONS[precision]
         self.verify_inputs = bool(verify_inputs) and not self.fixed_view
         self.random_transforms = randoms
@@ -161,6 +180,7 @@ class TeacherCache:
             modality=self.teacher_modality,
             fixed_view=self.fixed_view,
             precision=self.precision,
+            views=self.views,
             recorders={
                 name: [type(rec).__name__, getattr(rec, 'source', None)]
                 for name, rec in sorted(recorders.recorders.items())
@@ -226,7 +246,7 @@ class TeacherCache:
                 differs from this visit's.
         """
         n = inputs.shape[0]
-        indices = self.sample_indices(data_samples, n)
+        indices = self._view_keys(self.sample_indices(data_samples, n))
         if self.store is None:
             raise RuntimeError('TeacherCache.fetch before open(teacher, '
                                'recorders)')
@@ -278,6 +298,18 @@ class TeacherCache:
             if len(miss) == n and self._store_dtype is None:
                 return state  # the batch's own
         return self._assemble([entry[1] for entry in cached], device)
+
+    def _view_keys(self, indices: List[int]) -> List[int]:
+        """Storage keys: the sample index, or with ``views > 1``
+        ``index * views + view`` of the view this visit serves."""
+        if self.views == 1:
+            return indices
+        keys = []
+        for idx in indices:
+            visit = self._visits.get(idx, 0)
+            self._visits[idx] = visit + 1
+            keys.append(idx * self.views + visit % self.views)
+        return keys
 
     def _stored(self, t: torch.Tensor) -> torch.Tensor:
         """A record as it is stored (floating ones in ``precision``)."""
