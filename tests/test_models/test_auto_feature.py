@@ -92,6 +92,21 @@ _R18 = dict(type='ResNetV1c', depth=18)
 #: feature, the paper's rule applied to each family (module docstring of
 #: fdkd_plugin/models/algorithms/auto_feature.py)
 FAMILIES = {
+    'resnet18': (_classifier(dict(type='ResNet', depth=18), 512), 64,
+                 ('backbone.layer4.1.relu', 'ModuleInputs', 1, 512)),
+    'mobilenet_v2': (_classifier(dict(type='MobileNetV2', widen_factor=0.5),
+                                 1280), 64,
+                     ('backbone.conv2.activate', 'ModuleInputs', 0, 1280)),
+    'convnext': (_classifier(dict(type='ConvNeXt', arch='atto'), 320,
+                             neck=False), 64,
+                 ('backbone', 'ModuleOutputs', 0, 320)),
+    'deeplabv3plus': (_segmentor(
+        dict(_R18, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
+        dict(type='DepthwiseSeparableASPPHead', in_channels=512,
+             in_index=3, channels=64, dilations=(1, 12, 24, 36),
+             c1_in_channels=64, c1_channels=12)), 64,
+        ('decode_head.sep_bottleneck.1.pointwise_conv.activate',
+         'ModuleInputs', 0, 64)),
     'mobilenet_v3': (_classifier(dict(type='MobileNetV3', arch='small'),
                                  576), 64,
                      ('backbone.layer12.activate', 'ModuleInputs', 0, 576)),
@@ -144,6 +159,69 @@ def test_each_family_gets_its_feature(name):
     assert (choice.source, choice.kind, choice.record_idx) == (source, kind,
                                                                call)
     assert choice.shape[1] == width
+
+
+#: (teacher, student): different architectures, transformers and
+#: MobileNets on both sides, and two decode heads for each segmentor side
+PAIRS = [('resnet18', 'mobilenet_v2'), ('vit_cls_token', 'resnet18'),
+         ('swin', 'mobilenet_v3'), ('convnext', 'efficientnet'),
+         ('regnet', 'vit_avg_patch_tokens'), ('mobilenet_v2', 'swin'),
+         ('efficientnet', 'convnext'), ('mobilenet_v3', 'regnet'),
+         ('deeplabv3plus', 'fcn'), ('segformer', 'pspnet'),
+         ('upernet', 'deeplabv3plus')]
+
+
+@pytest.mark.parametrize('teacher,student', PAIRS,
+                         ids=[f'{t}->{s}' for t, s in PAIRS])
+def test_any_pair_distills_from_its_configs_alone(teacher, student):
+    """FDKD between two architectures with no recorder string: the
+    documented feature on each side, two SGD steps with finite losses, the
+    frozen teacher bit-identical."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    (t_cfg, t_size, t_want), (s_cfg, s_size, s_want) = (FAMILIES[teacher],
+                                                        FAMILIES[student])
+    seg = 'decode_head' in s_cfg
+    torch.manual_seed(0)
+    model = build(dict(
+        type='fdkd.CrossModalDistill', architecture=s_cfg, teacher=t_cfg,
+        student_modality='b', teacher_modality='a',
+        distiller=dict(type='fdkd.FreqDecoupledDistiller', feature='auto',
+                       **(dict(pool=False, align=False, task_heads=False)
+                          if seg else {}))))
+    d = model.distiller
+    for side, want in (('teacher', t_want), ('student', s_want)):
+        rec = getattr(d, f'{side}_recorders').recorders['feat']
+        assert (rec.source, type(rec).__name__) == (want[0],
+                                                   want[1] + 'Recorder'), side
+    assert d.in_channels == t_want[3]
+    n = 2
+    inputs = dict(a=torch.randn(n, 3, t_size, t_size),
+                  b=torch.randn(n, 3, s_size, s_size))
+    if seg:
+        samples = [SegDataSample(gt_sem_seg=PixelData(
+            data=torch.randint(0, 5, (1, s_size, s_size))))
+            for _ in range(n)]
+        for sample in samples:
+            sample.set_metainfo(dict(img_shape=(s_size, s_size),
+                                     ori_shape=(s_size, s_size)))
+    else:
+        samples = [DataSample().set_gt_label(i) for i in range(n)]
+    teacher_before = {k: v.clone()
+                      for k, v in model.teacher.state_dict().items()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=1e-3)
+    model.train()
+    for _ in range(2):
+        losses = model.loss(inputs, samples)
+        for key in ('distill.loss_low', 'distill.loss_high'):
+            assert torch.isfinite(losses[key]), key
+        total, _ = model.parse_losses(losses)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+    assert all(torch.equal(v, teacher_before[k])
+               for k, v in model.teacher.state_dict().items())
 
 
 def test_raw_tokens_are_refused_with_the_out_type_to_set():

@@ -33,7 +33,8 @@ so no BatchNorm statistic moves):
 ``feature='auto'`` into one with recorders, ``in_channels`` (the teacher's
 width), ``num_classes`` (the heads') and, when the widths differ, a learned
 projection of the student feature (``Linear``, or a 1x1 ``Conv2d`` for
-maps). A side whose recorders the config gives with a ``feat`` keeps
+maps); maps of different sizes (decode heads of other output strides) get
+``resize='bilinear'``. A side whose recorders the config gives with a ``feat`` keeps
 them; other recorders it gives (an added logit KD's) stay next to the
 traced ``feat``.
 """
@@ -207,6 +208,12 @@ def auto_distiller(distiller: dict, student: nn.Module, teacher: nn.Module,
             raise ValueError(f"{key}: feature='auto' found no head with a "
                              'num_classes; set num_classes')
         cfg['num_classes'] = num_classes
+    shapes = [c.shape for c in chosen.values()]
+    if not pool and len(shapes) == 2 and len(shapes[0]) == 4 \
+            and shapes[0][2:] != shapes[1][2:]:
+        # maps of different strides: the student's is resized to the
+        # teacher's at each step
+        cfg.setdefault('resize', 'bilinear')
     if (widths.get('student') is not None
             and widths['student'] != cfg.get('in_channels')
             and cfg.get('student_connector') is None):
@@ -218,6 +225,9 @@ def auto_distiller(distiller: dict, student: nn.Module, teacher: nn.Module,
     if 'student_connector' in cfg and 'student' in chosen:
         args = cfg['student_connector'].get('module_args')
         lines.append(f'  student projection to the teacher width: {args}')
+    if cfg.get('resize'):
+        lines.append(f"  student map resized to the teacher's "
+                     f"({cfg['resize']})")
     lines.append('  (pin it: set these recorders in the config)')
     print_log('\n'.join(lines), logger='current')
     return cfg

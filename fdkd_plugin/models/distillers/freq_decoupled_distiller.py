@@ -83,6 +83,11 @@ class FreqDecoupledDistiller(LabelledDistiller):
             and run before the shape check and the split.
         pool (bool): Global-average-pool ``(N, C, H, W)`` records to
             ``(N, C)`` before splitting (classification). Defaults to True.
+        resize (str, optional): Without ``pool``, interpolate the student
+            map (after its connector) to the teacher map's ``(H, W)`` with
+            this ``F.interpolate`` mode (``'bilinear'``) when they differ,
+            e.g. decode heads of different output strides. Defaults to None
+            (maps must match).
         cutoff (float): Low-band share of the spectrum (see
             :func:`frequency_split`); 0.5 = rfft bins 1..D/4 of D/2. A band
             that the config uses must hold at least one rfft bin
@@ -129,6 +134,7 @@ class FreqDecoupledDistiller(LabelledDistiller):
                  student_connector: Optional[Dict] = None,
                  teacher_connector: Optional[Dict] = None,
                  pool: bool = True,
+                 resize: Optional[str] = None,
                  cutoff: float = 0.5,
                  keep_dc: bool = False,
                  freq: bool = True,
@@ -194,6 +200,10 @@ class FreqDecoupledDistiller(LabelledDistiller):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.pool = pool
+        if resize not in (None, 'nearest', 'bilinear', 'bicubic'):
+            raise ValueError(f'resize={resize!r} must be None, nearest, '
+                             'bilinear or bicubic')
+        self.resize = resize
         self.cutoff = cutoff
         self.keep_dc = keep_dc
         self.freq = freq
@@ -372,6 +382,12 @@ class FreqDecoupledDistiller(LabelledDistiller):
             student = self.student_connector(student)
         if self.teacher_connector is not None:
             teacher = self.teacher_connector(teacher)
+        if self.resize and student.dim() == 4 and \
+                student.shape[2:] != teacher.shape[2:]:
+            student = F.interpolate(
+                student, size=teacher.shape[2:], mode=self.resize,
+                **({} if self.resize == 'nearest' else
+                   dict(align_corners=False)))
         self._check_shapes(student, teacher)
 
         student_bands, teacher_bands = self._split(student, teacher)
