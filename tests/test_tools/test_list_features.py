@@ -108,6 +108,30 @@ def test_student_and_teacher_of_the_fdkd_config(tiny_avdigits, capsys):
         in out
 
 
+def test_a_segmentor_config(tmp_path, capsys):
+    """A second architecture: the NYU DeepLabV3+ teacher (RGB), its decoder
+    feature before the last activation marked as the config's reader and
+    as feature='auto''s pick."""
+    nyu = load_script('tests/test_datasets/test_nyu_depth_v2.py')
+    root = str(nyu.convert_tiny(tmp_path))
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    opts = [f'{k}.dataset.data_root={root}' for k in loaders]
+    opts += [f'{k}.num_workers=0' for k in loaders]
+    opts += [f'{k}.persistent_workers=False' for k in loaders]
+    opts += ['model.teacher_ckpt=None']
+    assert tool.main(['configs/fdkd/nyu_depth_from_rgb.py', '--side',
+                      'teacher', '--grep', 'sep_bottleneck.1',
+                      '--cfg-options', *opts]) == 0
+    out = capsys.readouterr().out
+    assert 'teacher (rgb)' in out and 'input (2, 3, 48, 64)' in out
+    table = rows(out)
+    kind, inputs, output, by = table[(
+        'decode_head.sep_bottleneck.1.pointwise_conv.activate', 0)]
+    assert kind == 'ReLU' and by == ('feat (ModuleInputs) -> teacher_feat;'
+                                     ' feature=auto')
+    assert re.fullmatch(r'\[\(2, 128, \d+, \d+\)\]', inputs)
+
+
 @pytest.mark.slow
 def test_bad_pick_and_missing_data_are_named(tiny_avdigits, tmp_path):
     with pytest.raises(SystemExit, match=r"'backbone.layer4.1.relu' has no "
