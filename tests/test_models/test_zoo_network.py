@@ -37,9 +37,11 @@ def test_classifier_from_the_model_zoo():
     assert cfg['backbone'] == dict(type='ConvNeXt', arch='tiny',
                                    drop_path_rate=0.0, in_channels=1)
     assert cfg['head']['num_classes'] == 10
+    # a 1-channel input is not ImageNet's RGB: no upstream normalization
     assert cfg['data_preprocessor'] == dict(
-        type='fdkd.MultiModalDataPreprocessor', modality='audio',
-        norm_cfg=dict(audio=IMAGENET))
+        type='fdkd.MultiModalDataPreprocessor', modality='audio')
+    rgb = zoo_network_cfg(dict(cfg_path=CONVNEXT), 'visual', 'model.teacher')
+    assert rgb['data_preprocessor']['norm_cfg'] == dict(visual=IMAGENET)
     # ImageNet's Mixup / CutMix would mix the pairs: left out
     assert 'augments' not in cfg.get('train_cfg', {})
     net = MODELS.build(cfg)

@@ -15,7 +15,9 @@ download) with
   (``head``, ``decode_head``, ``auxiliary_head``);
 - ``fdkd.MultiModalDataPreprocessor`` selecting the side's modality and
   normalizing it with the upstream pre-processor's ``mean`` / ``std``
-  (its ``to_rgb`` / ``bgr_to_rgb`` is left out: fdkd's loaders give RGB);
+  (its ``to_rgb`` / ``bgr_to_rgb`` is left out: fdkd's loaders give RGB),
+  unless ``in_channels`` says the input is something else (a 1-channel
+  spectrogram for an ImageNet model: no normalization);
   a segmentor's crop ``size`` becomes ``pad_to``;
 - the upstream recipe's batch augments (ImageNet's Mixup / CutMix in
   ``train_cfg.augments``) left out: mixing samples breaks the pairing of
@@ -83,9 +85,15 @@ def zoo_network_cfg(cfg: dict, modality: str, key: str) -> dict:
     preprocessor = dict(type='fdkd.MultiModalDataPreprocessor',
                         modality=modality)
     if 'mean' in pre and 'std' in pre:
-        preprocessor['norm_cfg'] = {
-            modality: dict(mean=list(pre['mean']), std=list(pre['std']))
-        }
+        if in_channels is None or in_channels == len(pre['mean']):
+            preprocessor['norm_cfg'] = {
+                modality: dict(mean=list(pre['mean']), std=list(pre['std']))
+            }
+        else:  # not the upstream's input (a spectrogram for an RGB model)
+            print_log(f"{key}: in_channels={in_channels}, so {path}'s "
+                      f'{len(pre["mean"])}-channel mean / std is not used; '
+                      f'set data_preprocessor.norm_cfg for {modality!r} if '
+                      'the input needs one', logger='current')
     if 'decode_head' in model:
         size = pre.get('size')
         preprocessor['pad_to'] = tuple(size) if size else 'ori_shape'
