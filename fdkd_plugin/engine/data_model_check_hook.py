@@ -199,8 +199,11 @@ class DataModelCheckHook(Hook):
             packed = _packed(leaf)
             if packed is not None:
                 transform, modalities = packed
-                for key, modality in used.items():
-                    if modality not in modalities:
+                for key, wanted in used.items():
+                    # a fused teacher reads several modalities
+                    missing = [m for m in ((wanted, ) if isinstance(
+                        wanted, str) else wanted) if m not in modalities]
+                    for modality in missing[:1]:
                         raise ValueError(
                             f'{key}={modality!r} is not a modality the '
                             f'{loader_key} pipeline packs ({transform}('

@@ -88,7 +88,9 @@ class CrossModalDistill(SingleTeacherDistill):
         teacher (dict | BaseModel): The teacher, likewise.
         distiller (dict): The distiller config.
         student_modality (str): Key of the student's input, e.g. ``'audio'``.
-        teacher_modality (str): Key of the teacher's input, e.g. ``'visual'``.
+        teacher_modality (str | tuple[str]): Key of the teacher's input,
+            e.g. ``'visual'``; a tuple (``('audio', 'visual')``) gives a
+            fused teacher the dict of those modalities.
         teacher_ckpt (str, optional): Teacher checkpoint to load.
         teacher_trainable (bool): Train the teacher too (DML, C2KD); its
             task losses are then logged as ``teacher.*``. Defaults to False:
@@ -140,11 +142,18 @@ class CrossModalDistill(SingleTeacherDistill):
                  cfg_prefix: str = 'model',
                  **kwargs) -> None:
         self.cfg_prefix = cfg_prefix
+        if isinstance(teacher_modality, (list, tuple)):
+            teacher_modality = tuple(teacher_modality)  # a fused teacher
         for name, value in (('student_modality', student_modality),
                             ('teacher_modality', teacher_modality)):
-            if not isinstance(value, str) or not value:
-                raise ValueError(f'{self._key(name)}={value!r} must be a '
-                                 'non-empty str')
+            parts = value if isinstance(value, tuple) and \
+                name == 'teacher_modality' else (value, )
+            if not parts or not all(isinstance(v, str) and v
+                                    for v in parts):
+                raise ValueError(
+                    f'{self._key(name)}={value!r} must be a non-empty str' +
+                    (' or a tuple of them (a fused teacher)'
+                     if name == 'teacher_modality' else ''))
         self.control = check_control(control, self._key('control'))
         if self.control == 'untrained_teacher' and teacher_ckpt:
             print_log(
@@ -162,6 +171,10 @@ class CrossModalDistill(SingleTeacherDistill):
             architecture = zoo_network_cfg(architecture, student_modality,
                                            self._key('architecture'))
         if is_zoo_cfg(teacher):
+            if isinstance(teacher_modality, tuple):
+                raise ValueError(f'{self._key("teacher")}.cfg_path: a model-'
+                                 'zoo network takes one modality, not '
+                                 f'{teacher_modality}')
             teacher = zoo_network_cfg(teacher, teacher_modality,
                                       self._key('teacher'))
         data_preprocessor = paired_preprocessor_cfg(data_preprocessor,
@@ -243,10 +256,18 @@ class CrossModalDistill(SingleTeacherDistill):
                 'teacher_cache cannot replay distill_deliveries '
                 f'({sorted(deliveries.deliveries)}): they record teacher '
                 'calls inside its forward pass')
+        if isinstance(self.teacher_modality, tuple):
+            raise ValueError('teacher_cache checks one teacher modality\'s '
+                             'pipeline; a fused teacher '
+                             f'{self.teacher_modality} is not cached')
         return TeacherCache(teacher_modality=self.teacher_modality, **cfg)
 
     def _modality(self, inputs: Union[Inputs, torch.Tensor],
-                  key: str) -> torch.Tensor:
+                  key: Union[str, tuple]) -> Union[torch.Tensor, Inputs]:
+        """One modality's tensor, or for a fused teacher (a tuple of
+        modalities) the dict of those."""
+        if isinstance(key, tuple):
+            return {k: self._modality(inputs, k) for k in key}
         if not isinstance(inputs, dict):
             raise TypeError(
                 f'{type(self).__name__} needs paired inputs as a '
@@ -255,6 +276,9 @@ class CrossModalDistill(SingleTeacherDistill):
         if key not in inputs:
             arg = 'student_modality' if key == self.student_modality \
                 else 'teacher_modality'
+            if isinstance(self.teacher_modality, tuple) and \
+                    arg == 'teacher_modality':
+                key = self.teacher_modality
             raise KeyError(f'{self._key(arg)}={key!r} is not in the batch, '
                            f'which holds {sorted(inputs)}: set it to one of '
                            'those, or add it to the pipeline\'s '
@@ -368,6 +392,8 @@ class CrossModalDistill(SingleTeacherDistill):
         the batch (``fdkd.MultiFrameBackbone``) records ``(N*k, ...)`` at
         its inner layers; those records become their clip means, ``(N,
         ...)``, before any connector or the teacher cache sees them."""
+        if isinstance(inputs, dict):  # a fused teacher: no frame folding
+            return
         average_frame_records(recorders, inputs.shape[0],
                               frames_per_clip(network, inputs))
 
