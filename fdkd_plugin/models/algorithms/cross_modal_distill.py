@@ -21,7 +21,7 @@ from .model_checks import (batch_norm_guard, check_class_counts,
                            check_labels, check_teacher_ckpt_exists,
                            fill_loss_classes, gt_labels_of,
                            load_teacher_checkpoint, num_classes_of)
-from .teacher_cache import TeacherCache
+from .teacher_phase import TeacherPhase
 from .zoo import is_zoo_cfg, zoo_network_cfg
 
 __all__ = ['CrossModalDistill']
@@ -30,7 +30,7 @@ Inputs = Dict[str, torch.Tensor]
 
 
 @MODELS.register_module()
-class CrossModalDistill(SingleTeacherDistill):
+class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
     """Cross-modal knowledge distillation inside MMRazor.
 
     MMRazor's ``SingleTeacherDistill`` feeds the teacher the student's input;
@@ -240,28 +240,6 @@ class CrossModalDistill(SingleTeacherDistill):
         """The config key of one of this algorithm's arguments."""
         return f'{self.cfg_prefix}.{name}'
 
-    def _build_teacher_cache(self,
-                             cfg: Optional[Dict]) -> Optional[TeacherCache]:
-        if cfg is None:
-            return None
-        if not isinstance(cfg, dict):
-            raise ValueError(f'teacher_cache={cfg!r} must be a dict or None')
-        if self.teacher_trainable:
-            raise ValueError('teacher_cache needs a frozen teacher; got '
-                             'teacher_trainable=True (its features change '
-                             'every step)')
-        deliveries = getattr(self.distiller, 'deliveries', None)
-        if deliveries is not None and len(deliveries.deliveries):
-            raise ValueError(
-                'teacher_cache cannot replay distill_deliveries '
-                f'({sorted(deliveries.deliveries)}): they record teacher '
-                'calls inside its forward pass')
-        if isinstance(self.teacher_modality, tuple):
-            raise ValueError('teacher_cache checks one teacher modality\'s '
-                             'pipeline; a fused teacher '
-                             f'{self.teacher_modality} is not cached')
-        return TeacherCache(teacher_modality=self.teacher_modality, **cfg)
-
     def _modality(self, inputs: Union[Inputs, torch.Tensor],
                   key: Union[str, tuple]) -> Union[torch.Tensor, Inputs]:
         """One modality's tensor, or for a fused teacher (a tuple of
@@ -302,26 +280,7 @@ class CrossModalDistill(SingleTeacherDistill):
               student_inputs: torch.Tensor,
               data_samples: Optional[List[BaseDataElement]],
               gt_label: Optional[torch.Tensor]) -> dict:
-        losses = dict()
-
-        self.distiller.set_deliveries_override(False)
-        if self.teacher_cache is not None:
-            cache = self.teacher_cache
-            hits = cache.hits
-            self._cached_teacher_forward(teacher_inputs, data_samples)
-            losses['teacher_cache.hit_rate'] = torch.tensor(
-                (cache.hits - hits) / teacher_inputs.shape[0],
-                device=teacher_inputs.device)
-        elif self.teacher_trainable:
-            with self.distiller.teacher_recorders, self.distiller.deliveries:
-                teacher_losses = self.teacher(
-                    teacher_inputs, data_samples, mode='loss')
-            self._per_clip(self.teacher, self.distiller.teacher_recorders,
-                           teacher_inputs)
-            losses.update(add_prefix(teacher_losses, 'teacher'))
-        else:
-            self._frozen_teacher_forward(teacher_inputs, data_samples)
-
+        losses = self._teacher_phase(teacher_inputs, data_samples)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries:
             if self.calculate_student_loss:
@@ -332,58 +291,21 @@ class CrossModalDistill(SingleTeacherDistill):
                 self.student(student_inputs, data_samples, mode='tensor')
         self._per_clip(self.student, self.distiller.student_recorders,
                        student_inputs)
-
-        if not self.distillation_stopped:
-            if self._distiller_takes_labels:
-                distill_losses = self.distiller.compute_distill_losses(
-                    gt_label=gt_label)
-            else:
-                distill_losses = self.distiller.compute_distill_losses()
-            losses.update(add_prefix(distill_losses, 'distill'))
+        losses.update(self._distill_phase(gt_label))
         if self.gradient_probe is not None:
             self.gradient_probe(losses, self.distiller)
         return losses
 
-    def _frozen_teacher_forward(
-            self, teacher_inputs: torch.Tensor,
-            data_samples: Optional[List[BaseDataElement]]) -> torch.Tensor:
-        """The frozen teacher's 'tensor' output, its records recorded."""
-        with self.distiller.teacher_recorders, self.distiller.deliveries:
-            with torch.no_grad():
-                # 'tensor' mode: the recorders need the forward pass only,
-                # not the teacher's (discarded) task loss
-                output = self.teacher(
-                    teacher_inputs, data_samples, mode='tensor')
-        self._per_clip(self.teacher, self.distiller.teacher_recorders,
-                       teacher_inputs)
-        return output
-
-    def _cached_teacher_forward(
-            self, teacher_inputs: torch.Tensor,
-            data_samples: Optional[List[BaseDataElement]]) -> torch.Tensor:
-        """The frozen teacher's output from the cache; its records, cached
-        or computed on the samples not cached yet, replayed into the
-        teacher recorders."""
-        recorders = self.distiller.teacher_recorders.recorders
-
-        def compute(inputs, samples) -> dict:
-            output = self._frozen_teacher_forward(inputs, samples)
-            return dict(
-                output=output,
-                records={
-                    name: list(rec.data_buffer)
-                    for name, rec in recorders.items()
-                })
-
-        if self.teacher_cache.store is None:  # first batch: key and storage
-            self.teacher_cache.open(self.teacher,
-                                    self.distiller.teacher_recorders)
-        state = self.teacher_cache.fetch(teacher_inputs, data_samples,
-                                         compute)
-        for name, rec in recorders.items():
-            rec.reset_data_buffer()
-            rec.data_buffer.extend(state['records'][name])
-        return state['output']
+    def _distill_phase(self, gt_label: Optional[torch.Tensor]) -> dict:
+        """The distiller's losses from the recorded pair, ``distill.*``."""
+        if self.distillation_stopped:
+            return dict()
+        if self._distiller_takes_labels:
+            distill_losses = self.distiller.compute_distill_losses(
+                gt_label=gt_label)
+        else:
+            distill_losses = self.distiller.compute_distill_losses()
+        return add_prefix(distill_losses, 'distill')
 
     @staticmethod
     def _per_clip(network: torch.nn.Module, recorders,
