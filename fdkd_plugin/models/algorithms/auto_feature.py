@@ -82,10 +82,14 @@ class FeatureChoice:
 
 def dummy_input(network: nn.Module, size: int = 64) -> torch.Tensor:
     """A ``(2, C, size, size)`` batch, ``C`` the first conv's input
-    channels."""
+    channels, drawn from a generator of its own: tracing leaves the global
+    RNG where it was, so the heads built after it get the same initial
+    weights as with explicit recorders (and a run the same numbers)."""
+    gen = torch.Generator().manual_seed(0)
     for module in network.modules():
         if isinstance(module, nn.Conv2d):
-            return torch.randn(2, module.in_channels, size, size)
+            return torch.randn(2, module.in_channels, size, size,
+                               generator=gen)
     raise ValueError(
         f"feature='auto' needs an image network (a Conv2d); "
         f'{type(network).__name__} has none: set the recorders explicitly '

@@ -1,5 +1,6 @@
 """Single-teacher distillation where teacher and student see different
 modalities of the same sample."""
+import copy
 import inspect
 from typing import Callable, Dict, List, Optional, Union
 
@@ -224,17 +225,24 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
 
     def _resolve_auto_feature(self, architecture, teacher,
                               distiller: Dict) -> tuple:
-        """Build both networks and trace them for the distiller's
-        ``feature='auto'`` (:mod:`.auto_feature`)."""
-        student = MODELS.build(architecture) if isinstance(
-            architecture, dict) else architecture
-        teacher = MODELS.build(teacher) if isinstance(teacher,
-                                                      dict) else teacher
-        found = num_classes_of(student) or num_classes_of(teacher)
-        distiller = auto_distiller(distiller, student, teacher,
+        """Trace both networks for the distiller's ``feature='auto'``
+        (:mod:`.auto_feature`). A network given as a config is traced on a
+        copy built with the RNG state restored afterwards, and the config
+        goes on to be built where MMRazor builds it: the run draws the same
+        initial weights as with explicit recorders."""
+
+        def traceable(network):
+            if not isinstance(network, dict):
+                return network
+            with torch.random.fork_rng(devices=[]):
+                return MODELS.build(copy.deepcopy(network))
+
+        student, teacher_net = traceable(architecture), traceable(teacher)
+        found = num_classes_of(student) or num_classes_of(teacher_net)
+        distiller = auto_distiller(distiller, student, teacher_net,
                                    None if found is None else found[0],
                                    self._key('distiller'))
-        return student, teacher, distiller
+        return architecture, teacher, distiller
 
     def _key(self, name: str) -> str:
         """The config key of one of this algorithm's arguments."""
