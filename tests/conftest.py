@@ -24,3 +24,16 @@ def tiny_avdigits(tmp_path_factory) -> str:
         '20', '--seed', '1'
     ])
     return str(root)
+
+
+@pytest.fixture
+def fdkd_scope():
+    """The fdkd default scope and one thread for the test (model-building
+    tests: small ops, where a second thread only adds noise)."""
+    import torch
+    from mmengine.registry import DefaultScope
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with DefaultScope.overwrite_default_scope('fdkd'):
+        yield
+    torch.set_num_threads(threads)

@@ -32,3 +32,32 @@ def tiny_cfg_options(data_root: str, batch_size: int = 8) -> dict:
         opts[f'{loader}.num_workers'] = 0
         opts[f'{loader}.persistent_workers'] = False
     return opts
+
+
+def paired_batch(model, dataset_cfg, n: int = 4) -> dict:
+    """``model``'s pre-processed training batch of the first ``n`` samples
+    of the data set ``dataset_cfg`` builds (as the Runner collates them)."""
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from fdkd_plugin.registry import DATASETS
+    with DefaultScope.overwrite_default_scope('fdkd'):
+        dataset = DATASETS.build(dataset_cfg)
+    return model.data_preprocessor(
+        pseudo_collate([dataset[i] for i in range(n)]), True)
+
+
+def sgd_steps(model, data: dict, steps: int = 2, lr: float = 0.01):
+    """Train ``model`` ``steps`` SGD steps on ``data``; yield each step's
+    loss dict (before its update)."""
+    import torch
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    for _ in range(steps):
+        losses = model(**data, mode='loss')
+        yield losses
+        total, _ = model.parse_losses(losses)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()

@@ -9,7 +9,6 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 from fdkd_helpers import REPO_ROOT
@@ -21,13 +20,7 @@ AV = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
 NYU = osp.join(REPO_ROOT, 'configs/fdkd/nyu_depth_from_rgb.py')
 
 
-@pytest.fixture(autouse=True)
-def fdkd_scope():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('fdkd'):
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('fdkd_scope')
 
 
 def build(cfg):

@@ -7,13 +7,11 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModel
-from mmengine.registry import DefaultScope
 from torch import nn
 
-from fdkd_helpers import REPO_ROOT, tiny_cfg_options
-from fdkd_plugin.registry import DATASETS, MODELS
+from fdkd_helpers import REPO_ROOT, paired_batch, sgd_steps, tiny_cfg_options
+from fdkd_plugin.registry import MODELS
 
 AV = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
 
@@ -38,10 +36,7 @@ class Fused(BaseModel):
         return self.fc(feat)
 
 
-@pytest.fixture(autouse=True)
-def fdkd_scope():
-    with DefaultScope.overwrite_default_scope('fdkd'):
-        yield
+pytestmark = pytest.mark.usefixtures('fdkd_scope')
 
 
 def test_fused_teacher_trains(tiny_avdigits):
@@ -65,19 +60,9 @@ def test_fused_teacher_trains(tiny_avdigits):
     # the student side traced, projected to the fused width
     assert tuple(model.distiller.student_connector.func.weight.shape) == (
         16, 256)
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    data = model.data_preprocessor(
-        pseudo_collate([dataset[i] for i in range(4)]), True)
-    optimizer = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad], lr=0.01)
-    model.train()
-    for _ in range(2):
-        losses = model(**data, mode='loss')
+    data = paired_batch(model, cfg.train_dataloader.dataset)
+    for losses in sgd_steps(model, data):
         assert torch.isfinite(losses['distill.loss_low'])
-        total, _ = model.parse_losses(losses)
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
     assert teacher.seen == [['audio', 'visual']] * 2
     assert all(torch.equal(v, before[k])
                for k, v in teacher.state_dict().items())

@@ -7,12 +7,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.registry import DefaultScope
-
-from fdkd_helpers import REPO_ROOT, tiny_cfg_options
+from fdkd_helpers import REPO_ROOT, paired_batch, sgd_steps, tiny_cfg_options
 from fdkd_plugin.models.algorithms.model_checks import gt_labels_of
-from fdkd_plugin.registry import DATASETS, MODELS
+from fdkd_plugin.registry import MODELS
 
 AV = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
 MOBILENET = dict(
@@ -22,10 +19,7 @@ MOBILENET = dict(
     head=dict(type='LinearClsHead', num_classes=10, in_channels=1280))
 
 
-@pytest.fixture(autouse=True)
-def fdkd_scope():
-    with DefaultScope.overwrite_default_scope('fdkd'):
-        yield
+pytestmark = pytest.mark.usefixtures('fdkd_scope')
 
 
 def test_two_teachers_one_student(tiny_avdigits):
@@ -56,14 +50,8 @@ def test_two_teachers_one_student(tiny_avdigits):
         name: copy.deepcopy(algo.teacher.state_dict())
         for name, algo in model.teachers.items()
     }
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    data = model.data_preprocessor(
-        pseudo_collate([dataset[i] for i in range(4)]), True)
-    optimizer = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad], lr=0.01)
-    model.train()
-    for step in range(2):
-        losses = model(**data, mode='loss')
+    data = paired_batch(model, cfg.train_dataloader.dataset)
+    for step, losses in enumerate(sgd_steps(model, data)):
         assert len(student_calls) == step + 1  # one student forward
         assert 'student.loss' in losses
         for name, share in model.shares.items():
@@ -74,10 +62,6 @@ def test_two_teachers_one_student(tiny_avdigits):
                 logged = losses[f'distill.{name}.{term}']
                 assert torch.isfinite(logged)
                 assert torch.allclose(logged, own[term] * share)
-        total, _ = model.parse_losses(losses)
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
     for name, algo in model.teachers.items():
         assert all(torch.equal(v, teachers_before[name][k])
                    for k, v in algo.teacher.state_dict().items()), name

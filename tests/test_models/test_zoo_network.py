@@ -7,7 +7,6 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
 from fdkd_helpers import REPO_ROOT
@@ -20,13 +19,7 @@ SEGFORMER = 'mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
 
 
-@pytest.fixture(autouse=True)
-def fdkd_scope():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with DefaultScope.overwrite_default_scope('fdkd'):
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('fdkd_scope')
 
 
 def test_classifier_from_the_model_zoo():

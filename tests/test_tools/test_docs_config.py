@@ -5,11 +5,10 @@ import re
 
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 
-from fdkd_helpers import REPO_ROOT
-from fdkd_plugin.registry import DATASETS, MODELS
+from fdkd_helpers import REPO_ROOT, paired_batch, sgd_steps
+from fdkd_plugin.registry import MODELS
 
 DOC = osp.join(REPO_ROOT, 'docs/new_modality_pair.md')
 
@@ -30,11 +29,11 @@ def test_ten_line_config_of_the_docs(tmp_path, tiny_avdigits):
                                   f"'{REPO_ROOT}/configs/_base_/"))
     cfg = Config.fromfile(str(path))
     cfg.model.teacher_ckpt = None  # no trained teacher here
-    cfg.train_dataloader.dataset.data_root = tiny_avdigits
+    dataset_cfg = cfg.train_dataloader.dataset
+    dataset_cfg.data_root = tiny_avdigits
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('fdkd'):
         model = MODELS.build(cfg.model)
-        dataset = DATASETS.build(cfg.train_dataloader.dataset)
     d = model.distiller
     assert d.student_recorders.recorders['feat'].source == \
         'backbone.layer4.1.relu'
@@ -43,13 +42,5 @@ def test_ten_line_config_of_the_docs(tmp_path, tiny_avdigits):
     assert tuple(d.student_connector.func.weight.shape) == (192, 512)
     pre = model.data_preprocessor
     assert set(pre.norm_cfg) == {'visual'}  # the spectrogram as it is
-    data = model.data_preprocessor(
-        pseudo_collate([dataset[i] for i in range(4)]), True)
-    optimizer = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad], lr=0.01)
-    model.train()
-    losses = model(**data, mode='loss')
-    total, _ = model.parse_losses(losses)
-    assert torch.isfinite(total)
-    total.backward()
-    optimizer.step()
+    (losses, ) = sgd_steps(model, paired_batch(model, dataset_cfg), steps=1)
+    assert torch.isfinite(model.parse_losses(losses)[0])
