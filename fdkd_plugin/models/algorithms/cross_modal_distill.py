@@ -13,9 +13,9 @@ from mmrazor.models.distillers import OFDDistiller
 from mmrazor.models.utils import add_prefix
 
 from fdkd_plugin.registry import MODELS
-from ..data_preprocessors import paired_preprocessor_cfg
 from ..backbones.multi_frame_backbone import (average_frame_records,
                                               frames_per_clip)
+from ..data_preprocessors import paired_preprocessor_cfg
 from .auto_feature import auto_distiller
 from .controls import check_control, drop_teacher_terms
 from .model_checks import (batch_norm_guard, check_class_counts,
