@@ -56,6 +56,14 @@ def _resize_all(results: dict, size_wh: Size,
     results['img_shape'] = (size_wh[1], size_wh[0])
 
 
+def _crop_all(results: dict, box: Tuple[int, int, int, int]) -> None:
+    """Crop every field and label map to ``box = (y1, y2, x1, x2)``."""
+    for key in (*modal_fields(results), *results.get('seg_fields', [])):
+        results[key] = crop_field(results[key], box)
+    results['img_shape'] = (box[1] - box[0], box[3] - box[2])
+    results['crop_bbox'] = box
+
+
 def _interpolations(value: Optional[Dict[str, str]]) -> Dict[str, str]:
     """Per-field interpolation; depth defaults to nearest, which keeps
     object edges sharp instead of inventing depths between surfaces."""
@@ -233,10 +241,7 @@ class MultiModalRandomCrop(BaseTransform):
                 if self._balanced(seg, box):
                     break
                 box = self._draw(hw, crop)
-        for key in (*modal_fields(results), *results.get('seg_fields', [])):
-            results[key] = crop_field(results[key], box)
-        results['img_shape'] = (box[1] - box[0], box[3] - box[2])
-        results['crop_bbox'] = box
+        _crop_all(results, box)
         return results
 
     def __repr__(self) -> str:
@@ -303,12 +308,9 @@ class MultiModalRandomResizedCrop(BaseTransform):
         image = first[0] if first.ndim == 4 else first
         top, left, h, w = (int(v)
                            for v in self._sampler.rand_crop_params(image))
-        box = (top, top + h, left, left + w)
-        for key in (*modal_fields(results), *results.get('seg_fields', [])):
-            results[key] = crop_field(results[key], box)
+        _crop_all(results, (top, top + h, left, left + w))
         _resize_all(results, (self.scale[1], self.scale[0]),
                     self.interpolations)
-        results['crop_bbox'] = box
         return results
 
     def __repr__(self) -> str:
