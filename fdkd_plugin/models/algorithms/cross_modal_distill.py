@@ -226,23 +226,23 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
     def _resolve_auto_feature(self, architecture, teacher,
                               distiller: Dict) -> tuple:
         """Trace both networks for the distiller's ``feature='auto'``
-        (:mod:`.auto_feature`). A network given as a config is traced on a
-        copy built with the RNG state restored afterwards, and the config
-        goes on to be built where MMRazor builds it: the run draws the same
-        initial weights as with explicit recorders."""
-
-        def traceable(network):
-            if not isinstance(network, dict):
-                return network
+        (:mod:`.auto_feature`), drawing the initial weights as with
+        explicit recorders: MMRazor builds the student, then the distiller,
+        then the teacher. The student is built here, first, as MMRazor would
+        (and handed on built); a teacher config is traced on a copy built
+        with the RNG state restored afterwards, and goes on to be built
+        where MMRazor builds it."""
+        student = MODELS.build(architecture) if isinstance(
+            architecture, dict) else architecture
+        teacher_net = teacher
+        if isinstance(teacher, dict):
             with torch.random.fork_rng(devices=[]):
-                return MODELS.build(copy.deepcopy(network))
-
-        student, teacher_net = traceable(architecture), traceable(teacher)
+                teacher_net = MODELS.build(copy.deepcopy(teacher))
         found = num_classes_of(student) or num_classes_of(teacher_net)
         distiller = auto_distiller(distiller, student, teacher_net,
                                    None if found is None else found[0],
                                    self._key('distiller'))
-        return architecture, teacher, distiller
+        return student, teacher, distiller
 
     def _key(self, name: str) -> str:
         """The config key of one of this algorithm's arguments."""
