@@ -203,7 +203,8 @@ class DataModelCheckHook(Hook):
                     # a fused teacher reads several modalities
                     missing = [m for m in ((wanted, ) if isinstance(
                         wanted, str) else wanted) if m not in modalities]
-                    for modality in missing[:1]:
+                    if missing:
+                        modality = missing[0]
                         raise ValueError(
                             f'{key}={modality!r} is not a modality the '
                             f'{loader_key} pipeline packs ({transform}('
