@@ -26,9 +26,10 @@ import argparse
 import os.path as osp
 import statistics
 import sys
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import fdkd_plugin  # noqa: F401
+from fdkd_plugin.config_names import find
 from fdkd_plugin.experiments import directions_of, method_config
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,
                                     markdown_table, train_and_test)
@@ -36,12 +37,26 @@ from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,
 from train_step import step_time_ratio
 
 DIRECTIONS = {d: (s, t) for d, s, t in directions_of('avdigits')}
-# a method's config with '{}' for the direction (the experiment registry's)
-_LOGIT, _FEAT, _FDKD = (method_config(m, 'avdigits', '{}')
-                        for m in ('logit', 'feat', 'fdkd'))
+
+
+def _cell(method: str, variant: str = '') -> Callable[[str], str]:
+    """direction -> the AV-digits config of ``method`` (and ``variant``)."""
+
+    def config(direction: str) -> str:
+        if not variant:  # the table's cell, as the experiment registry has it
+            return method_config(method, 'avdigits', direction)
+        student, teacher = DIRECTIONS[direction]
+        return find(method, 'avdigits', student, teacher, variant,
+                    root=REPO_ROOT)
+
+    return config
+
+
+_LOGIT, _FEAT, _FDKD = (_cell(m) for m in ('logit', 'feat', 'fdkd'))
+_FDKD_LOGIT = _cell('fdkd', 'logit')
 _SUM = 'model.distiller.reduction=sum_per_sample'
 _UNTRAINED = 'model.control=untrained_teacher'
-# name: (row label, config pattern, extra --cfg-options)
+# name: (row label, direction -> config, extra --cfg-options)
 METHODS = {
     'logit': ('Logit KD', _LOGIT, []),
     'feat': ('Feat', _FEAT, []),
@@ -55,10 +70,9 @@ METHODS = {
     'fdkd_sum_untrained': ('FDKD (sum_per_sample), untrained teacher',
                            _FDKD, [_SUM, _UNTRAINED]),
     # FDKD's terms and the Logit baseline's KL in one distiller
-    'fdkd_logit': ('FDKD + Logit KD', 'configs/fdkd/avdigits_{}_logit_kd.py',
-                   []),
+    'fdkd_logit': ('FDKD + Logit KD', _FDKD_LOGIT, []),
     'fdkd_sum_logit': ('FDKD (sum_per_sample) + Logit KD',
-                       'configs/fdkd/avdigits_{}_logit_kd.py', [_SUM]),
+                       _FDKD_LOGIT, [_SUM]),
 }
 # the lambda sweep (lambda_low = lambda_high) under sum_per_sample
 for _lam in ('0.1', '10'):
@@ -139,11 +153,11 @@ def accuracy_table(args: argparse.Namespace) -> str:
                 record('Teacher (Uni of the other modality)', student,
                        teacher_acc)
             for method in args.methods:
-                label, pattern, extra = METHODS[method]
+                label, config, extra = METHODS[method]
                 work = osp.join(args.work_dir, f'seed{seed}',
                                 f'{method}_{direction}')
                 r = train_and_test(
-                    pattern.format(direction), work,
+                    config(direction), work,
                     opts + extra + [f'model.teacher_ckpt={ckpt}'],
                     quiet=True)
                 record(label, student, r['accuracy/top1'])

@@ -42,8 +42,9 @@ import fdkd_plugin  # noqa: F401
 from common import Timer, interleaved, machine_info, median_ms
 from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table
 
-FEAT_CFG = 'configs/baselines/feat/avdigits_audio_from_visual.py'
-FDKD_CFG = 'configs/fdkd/avdigits_audio_from_visual.py'
+FEAT_CFG = ('configs/baselines/feat/feat_r18-w32_1xb32-12e_'
+            'avdigits-audio-from-visual.py')
+FDKD_CFG = 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
 PARTS = ('feat', 'plain', 'runner', 'amp')
 GOALS = {'feat': 1.03, 'plain': 1.10}
 

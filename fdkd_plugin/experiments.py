@@ -7,12 +7,14 @@ The table runner (``tools/run_table.py``), the collector
 (``tools/misc/make_model_index.py``) read these tables instead of keeping
 their own copies.
 
-Config layout (one file per cell)::
+Config layout (one file per cell, names as in
+:mod:`fdkd_plugin.config_names`)::
 
-    configs/unimodal/{dataset}_{modality}.py            the teachers, "Uni"
-    configs/fdkd/{dataset}_{student}_from_{teacher}.py  FDKD
-    configs/baselines/{method}/{dataset}_{student}_from_{teacher}.py
+    configs/unimodal/{arch}_{schedule}_{dataset}-{modality}.py     "Uni"
+    configs/fdkd/fdkd_{arch}_{schedule}_{dataset}-{student}-from-{teacher}.py
+    configs/baselines/{method}/{method}_{arch}_{schedule}_{dataset}-...py
 """
+import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 # name: (title, modalities in the paper's column order)
@@ -161,14 +163,40 @@ def directions_of(dataset: str) -> List[Tuple[str, str, str]]:
 
 
 def unimodal_config(dataset: str, modality: str) -> str:
-    return f'configs/unimodal/{dataset}_{modality}.py'
+    """Repository-relative config of a unimodal model (a teacher, "Uni").
+
+    Raises:
+        FileNotFoundError: the repository has none.
+    """
+    return _config_of('uni', dataset, modality)
 
 
 def method_config(method: str, dataset: str, direction: str) -> str:
-    """Repository-relative config of one table cell."""
-    if method == 'fdkd':
-        return f'configs/fdkd/{dataset}_{direction}.py'
-    return f'configs/baselines/{method}/{dataset}_{direction}.py'
+    """Repository-relative config of one table cell (``direction`` as
+    :func:`directions_of` gives it: ``audio_from_visual``).
+
+    Raises:
+        FileNotFoundError: the repository has none.
+    """
+    student, teacher = direction.split('_from_')
+    return _config_of(method, dataset, student, teacher)
+
+
+def _config_of(method: str, dataset: str, student: str,
+               teacher: Optional[str] = None) -> str:
+    # config_names reads DATASETS from here
+    from fdkd_plugin.config_names import find, folder_of
+    package = osp.dirname(osp.abspath(__file__))
+    root = osp.dirname(package)  # the source tree, else the wheel's copy
+    if not osp.isdir(osp.join(root, 'configs')):
+        root = osp.join(package, '.mim')
+    config = find(method, dataset, student, teacher, root=root)
+    if config is None:
+        what = f'{student} from {teacher}' if teacher else student
+        raise FileNotFoundError(
+            f'no {method} config for {dataset}, {what}, in '
+            f'{folder_of(method)}/ (names: fdkd_plugin/config_names.py)')
+    return config
 
 
 def metric_of(dataset: str) -> Tuple[str, str]:

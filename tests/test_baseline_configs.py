@@ -1,5 +1,5 @@
-"""The baseline configs configs/baselines/{method}/{dataset}_{direction}.py:
-ten methods x four data sets x two directions.
+"""The baseline configs configs/baselines/{method}/{method}_{arch}_{schedule}_
+{dataset}-{direction}.py: ten methods x four data sets x two directions.
 
 - every child exists and is its data set's direction fragment
   (configs/_base_/av/{dataset}_kd.py) plus its method's fragment
@@ -96,9 +96,11 @@ def load(case) -> Config:
     cfg = Config.fromfile(path)
     # the teacher of that modality, as configs/unimodal/* leaves it
     teacher = DIRECTIONS[direction][1]
+    stem = osp.splitext(
+        osp.basename(experiments.unimodal_config(dataset, teacher)))[0]
     assert cfg.model.teacher_ckpt == (
         None if method in SCRATCH_TEACHER else
-        f'work_dirs/{dataset}_{teacher}/selected.pth')
+        f'work_dirs/{stem}/selected.pth')
     cfg.model.teacher_ckpt = None
     assert cfg.default_scope == 'fdkd'
     assert cfg.val_cfg.type == 'fdkd.CrossModalValLoop'

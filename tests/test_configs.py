@@ -7,24 +7,27 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
+from fdkd_plugin.config_names import parse
+from fdkd_plugin.experiments import (directions_of, method_config,
+                                     unimodal_config)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # classification configs with one student; the segmentation configs
-# (nyu_*) are covered by test_configs_nyu.py, the two-student
-# avdigits_bidirectional by test_models/test_bidirectional.py
+# (NYU) are covered by test_configs_nyu.py, the two-student
+# fdkd_..._avdigits-bidirectional by test_models/test_bidirectional.py
 CONFIGS = sorted(
     c for c in glob.glob(osp.join(ROOT, 'configs', 'unimodal', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'fdkd', '*.py'))
-    if not osp.basename(c).startswith('nyu_')
-    and not osp.basename(c).endswith('_bidirectional.py'))
+    if parse(c).dataset != 'nyu' and parse(c).extra != 'bidirectional')
 
 
 def test_configs_exist_for_every_av_pair():
-    names = {osp.relpath(c, osp.join(ROOT, 'configs')) for c in CONFIGS}
     for ds in ('avdigits', 'crema_d', 'ave', 'vggsound'):
         for m in ('audio', 'visual'):
-            assert f'unimodal/{ds}_{m}.py' in names
-        assert f'fdkd/{ds}_audio_from_visual.py' in names
-        assert f'fdkd/{ds}_visual_from_audio.py' in names
+            assert osp.join(ROOT, unimodal_config(ds, m)) in CONFIGS
+        for direction, _, _ in directions_of(ds):
+            assert osp.join(ROOT, method_config('fdkd', ds,
+                                                direction)) in CONFIGS
 
 
 def _offline_text_encoder(model_cfg):

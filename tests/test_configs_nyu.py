@@ -16,12 +16,14 @@ from fdkd_helpers import REPO_ROOT, load_script
 from fdkd_plugin.datasets import NYU40_CLASSES
 
 UNIMODAL = {
-    'rgb': 'configs/unimodal/nyu_rgb.py',
-    'depth': 'configs/unimodal/nyu_depth.py'
+    'rgb': 'configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py',
+    'depth': 'configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-depth.py'
 }
 FDKD = {
-    ('depth', 'rgb'): 'configs/fdkd/nyu_depth_from_rgb.py',
-    ('rgb', 'depth'): 'configs/fdkd/nyu_rgb_from_depth.py'
+    ('depth', 'rgb'): 'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-'
+                      'from-rgb.py',
+    ('rgb', 'depth'): 'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-rgb-'
+                      'from-depth.py'
 }
 ALL = [*UNIMODAL.values(), *FDKD.values()]
 IN_CHANNELS = {'rgb': 3, 'depth': 1}
@@ -88,8 +90,9 @@ def test_paper_settings():
         ]
     for (student, teacher), path in FDKD.items():
         cfg = load(path)
-        assert cfg.model.teacher_ckpt == \
-            f'work_dirs/nyu_{teacher}/selected.pth'
+        # the default work dir of the teacher's unimodal config
+        stem = osp.splitext(osp.basename(UNIMODAL[teacher]))[0]
+        assert cfg.model.teacher_ckpt == f'work_dirs/{stem}/selected.pth'
         assert cfg.val_cfg.type == 'fdkd.CrossModalValLoop'
         d = cfg.model.distiller
         assert (d.pool, d.align, d.task_heads) == (False, False, False)

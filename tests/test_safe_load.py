@@ -32,8 +32,10 @@ from fdkd_plugin.utils.checkpoint import (UnsafePickleError,
 
 from fdkd_helpers import REPO_ROOT, load_script, tiny_cfg_options
 
-UNI_VISUAL = osp.join(REPO_ROOT, 'configs/unimodal/avdigits_visual.py')
-FDKD = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+UNI_VISUAL = osp.join(REPO_ROOT, 'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                                 'visual.py')
+FDKD = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                           'audio-from-visual.py')
 
 
 class CreateFile:

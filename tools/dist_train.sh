@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_train.sh CONFIG NPROC [train.py args...]
-# e.g. tools/dist_train.sh configs/fdkd/nyu_depth_from_rgb.py 4
+# e.g. tools/dist_train.sh configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py 4
 # Env: NNODES, NODE_RANK, MASTER_ADDR, PORT (see dist_launch.sh).
 set -euo pipefail
 if [ $# -lt 2 ]; then

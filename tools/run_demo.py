@@ -1,9 +1,12 @@
 """The demo behind ``make demo``: cross-modal distillation on AV-digits.
 
-1. trains the visual teacher (``configs/unimodal/avdigits_visual.py``),
-2. trains the audio unimodal baseline (``configs/unimodal/avdigits_audio.py``),
+1. trains the visual teacher
+   (``configs/unimodal/r18-w32_1xb32-12e_avdigits-visual.py``),
+2. trains the audio unimodal baseline
+   (``configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py``),
 3. distills an audio student from the visual teacher with FDKD
-   (``configs/fdkd/avdigits_audio_from_visual.py``), same schedule,
+   (``configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py``),
+   same schedule,
 4. runs the same FDKD with an untrained teacher (``model.control=
    untrained_teacher``), the control that tells what the teacher's
    knowledge adds,
@@ -28,16 +31,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 import fdkd_plugin  # noqa: F401
+from fdkd_plugin.experiments import method_config, unimodal_config
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, markdown_table,
                                     train_and_test)
 
-FDKD = 'configs/fdkd/avdigits_audio_from_visual.py'
+FDKD = method_config('fdkd', 'avdigits', 'audio_from_visual')
 # (row, student, config, work dir name, extra --cfg-options)
-TEACHER = ('Uni (teacher)', 'visual', 'configs/unimodal/avdigits_visual.py',
+TEACHER = ('Uni (teacher)', 'visual', unimodal_config('avdigits', 'visual'),
            'avdigits_visual', [])
 STEPS = [
     TEACHER,
-    ('Uni', 'audio', 'configs/unimodal/avdigits_audio.py', 'avdigits_audio',
+    ('Uni', 'audio', unimodal_config('avdigits', 'audio'), 'avdigits_audio',
      []),
     ('FDKD', 'audio', FDKD, 'avdigits_audio_from_visual', []),
     ('FDKD, untrained teacher', 'audio', FDKD,

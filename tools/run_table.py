@@ -3,12 +3,12 @@
     python tools/run_table.py --dataset avdigits --seeds 0 1 2 \\
         --out docs/results.md          # or: make table DATASET=avdigits
 
-Per seed: the two unimodal models (``configs/unimodal/{dataset}_{m}.py``,
+Per seed: the two unimodal models (``configs/unimodal/*_{dataset}-{m}.py``,
 the teachers and the "Uni" row), then every method in both directions
-(``configs/baselines/{method}/{dataset}_{direction}.py``,
-``configs/fdkd/{dataset}_{direction}.py``), each student distilled from the
-``selected.pth`` of the teacher of the same seed. The layout is that of
-``benchmarks/avdigits_kd.py``::
+(``configs/baselines/{method}/{method}_*_{dataset}-{direction}.py``,
+``configs/fdkd/fdkd_*_{dataset}-{direction}.py``), each student distilled
+from the ``selected.pth`` of the teacher of the same seed. The layout is
+that of ``benchmarks/avdigits_kd.py``::
 
     {work_dir}/seed{s}/{dataset}_{modality}/      teachers / Uni
     {work_dir}/seed{s}/{method}_{direction}/      e.g. fdkd_audio_from_visual
@@ -96,10 +96,20 @@ class PlannedRun:
 def available_methods(dataset: str) -> List[str]:
     """Methods with a config for both directions of ``dataset``."""
     return [
-        m for m in METHODS if all(
-            osp.isfile(osp.join(REPO_ROOT, method_config(m, dataset, d)))
-            for d, _, _ in directions_of(dataset))
+        m for m in METHODS
+        if not _missing_configs(m, dataset)
     ]
+
+
+def _missing_configs(method: str, dataset: str) -> List[str]:
+    """Why ``method`` lacks a config for a direction of ``dataset``."""
+    missing = []
+    for direction, _, _ in directions_of(dataset):
+        try:
+            method_config(method, dataset, direction)
+        except FileNotFoundError as e:
+            missing.append(str(e))
+    return missing
 
 
 def config_data_root(dataset: str) -> str:
@@ -321,21 +331,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     for modality in modalities_of(args.dataset):
-        config = unimodal_config(args.dataset, modality)
-        if not osp.isfile(osp.join(REPO_ROOT, config)):
-            sys.exit(f'{config} not found: the teachers need it')
+        try:
+            unimodal_config(args.dataset, modality)
+        except FileNotFoundError as e:
+            sys.exit(f'{e}: the teachers need it')
     data_root = args.data_root or config_data_root(args.dataset)
     work_dir = args.work_dir or f'work_dirs/table_{args.dataset}'
     present = available_methods(args.dataset)
     if args.methods:
         lacking = [m for m in args.methods if m not in present]
         if lacking:
-            expected = [
-                method_config(m, args.dataset, d) for m in lacking
-                for d, _, _ in directions_of(args.dataset)
-            ]
-            sys.exit(f'no configs for {lacking} on {args.dataset}: expected ' +
-                     ', '.join(expected))
+            sys.exit(f'no configs for {lacking} on {args.dataset}: ' +
+                     '; '.join(why for m in lacking
+                               for why in _missing_configs(m, args.dataset)))
         methods = args.methods
     else:
         methods = present

@@ -3,7 +3,7 @@
 #   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
 #     tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR [train.py args...]
 # e.g. GPUS=4 GPUS_PER_NODE=4 tools/slurm_train.sh gpu fdkd-nyu \
-#        configs/fdkd/nyu_depth_from_rgb.py work_dirs/nyu_depth_from_rgb
+#        configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py work_dirs/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb
 # Slurm runs need CUDA (NCCL).
 set -euo pipefail
 if [ $# -lt 4 ]; then

@@ -16,6 +16,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
+from fdkd_plugin.config_names import resolve
 from fdkd_plugin.models.algorithms import CrossModalDistill
 from fdkd_plugin.registry import MODELS
 from fdkd_plugin.utils.checkpoint import (UNSAFE_LOAD_KEY, unsafe_load,
@@ -51,7 +52,7 @@ class Network(NamedTuple):
 def load_config(config: Union[str, Config],
                 cfg_options: Optional[dict] = None) -> Config:
     """A config file with ``--cfg-options`` merged, its scope initialised."""
-    cfg = Config.fromfile(config) if isinstance(config, str) \
+    cfg = Config.fromfile(resolve(config)) if isinstance(config, str) \
         else copy.deepcopy(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -19,8 +19,8 @@ class SelectedCheckpointHook(Hook):
     MMEngine names checkpoints after their metric and epoch
     (``best_accuracy_top1_epoch_7.pth``), so a distillation config cannot
     know the teacher's file in advance. With this hook every unimodal run
-    leaves ``selected.pth`` and a teacher is simply
-    ``teacher_ckpt='work_dirs/avdigits_visual/selected.pth'``.
+    leaves ``selected.pth`` and a teacher is simply ``teacher_ckpt=
+    'work_dirs/r18-w32_1xb32-12e_avdigits-visual/selected.pth'``.
 
     The selection is the best checkpoint on the validation split when
     ``CheckpointHook(save_best=...)`` keeps one, else the last one (data sets

@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config, ConfigDict, DictAction
 
 from fdkd_plugin import compat
+from fdkd_plugin.config_names import config_arg
 from fdkd_plugin.utils import checkpoint
 
 __all__ = [
@@ -62,7 +63,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 def train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a model (unimodal '
                                      'or cross-modal distillation)')
-    parser.add_argument('config', help='train config file path')
+    parser.add_argument(
+        'config', type=config_arg, help='train config file path')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -86,7 +88,8 @@ def train_parser() -> argparse.ArgumentParser:
 
 def test_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Test a model')
-    parser.add_argument('config', help='test config file path')
+    parser.add_argument(
+        'config', type=config_arg, help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out', help='dump the predictions to this pickle file')

@@ -13,8 +13,10 @@ from fdkd_plugin.analysis import (FDKD_FEATURE, FeatureExtractor,
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 
-UNI_AUDIO = osp.join(REPO_ROOT, 'configs/unimodal/avdigits_audio.py')
-FDKD = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+UNI_AUDIO = osp.join(REPO_ROOT, 'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                                'audio.py')
+FDKD = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                           'audio-from-visual.py')
 
 
 def test_feature_source_parse_and_str():
@@ -43,7 +45,9 @@ def audio_setup(tiny_avdigits):
 
 def test_unimodal_network_and_its_loader(audio_setup):
     net, cfg, loader, note = audio_setup
-    assert (net.name, net.modality) == ('avdigits_audio', 'audio')
+    # a unimodal network is named after its config
+    assert (net.name, net.modality) == (
+        'r18-w32_1xb32-12e_avdigits-audio', 'audio')
     assert not net.model.training
     # the unimodal config's own pipeline packs audio: used as it is
     assert packed_modalities(cfg.test_dataloader.dataset.pipeline) == \

@@ -16,9 +16,12 @@ from fdkd_plugin.registry import MODELS
 
 from fdkd_helpers import REPO_ROOT, load_script, tiny_cfg_options
 
-UNI_AUDIO = osp.join(REPO_ROOT, 'configs/unimodal/avdigits_audio.py')
-UNI_VISUAL = osp.join(REPO_ROOT, 'configs/unimodal/avdigits_visual.py')
-FDKD = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+UNI_AUDIO = osp.join(REPO_ROOT, 'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                                'audio.py')
+UNI_VISUAL = osp.join(REPO_ROOT, 'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                                 'visual.py')
+FDKD = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                           'audio-from-visual.py')
 
 
 def tool(name):
@@ -152,8 +155,8 @@ def test_feature_stats(tiny_avdigits, ckpts, tmp_path):
         *options(tiny_avdigits)
     ])
     outputs(out, 'feature_stats', 'png', 'json')
-    audio = res['stats']['avdigits_audio']
-    visual = res['stats']['avdigits_visual']
+    audio = res['stats']['r18-w32_1xb32-12e_avdigits-audio']
+    visual = res['stats']['r18-w32_1xb32-12e_avdigits-visual']
     # the raw numbers are those of the recorded features
     (net, ), cfg = load_networks(UNI_AUDIO, ckpts['audio'],
                                  tiny_cfg_options(tiny_avdigits))
@@ -282,14 +285,16 @@ def test_sensitivity_grid_and_collect_only(tmp_path, monkeypatch):
     out = str(tmp_path / 'out')
     common = ['--work-dir', work, '--out-dir', out, '--no-progress']
     res = sens.main([
-        'configs/fdkd/avdigits_audio_from_visual.py', '--lambda-low', '0.5',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+        'visual.py', '--lambda-low', '0.5',
         '3', '--lambda-high', '1', '5', '--data-root', 'data/tiny', '--epochs',
         '2', '--teacher-ckpt', 't.pth', *common
     ])
     _, csv_path, _ = outputs(out, 'sensitivity', 'png', 'csv', 'json')
     assert len(calls) == 4
     config, work_dir, opts, fresh = calls[0]
-    assert config == 'configs/fdkd/avdigits_audio_from_visual.py'
+    assert config == ('configs/fdkd/fdkd_r18-w32_1xb32-12e_'
+                      'avdigits-audio-from-visual.py')
     assert work_dir == osp.join(work, 'low0.5_high1') and not fresh
     for opt in ('model.distiller.lambda_low=0.5',
                 'model.distiller.lambda_high=1.0', 'train_cfg.max_epochs=2',
@@ -307,7 +312,8 @@ def test_sensitivity_grid_and_collect_only(tmp_path, monkeypatch):
     # --collect-only trains nothing and plots what has finished
     os.remove(osp.join(work, 'low3_high5', 'done.json'))
     res = sens.main([
-        'configs/fdkd/avdigits_audio_from_visual.py', '--lambda-low', '0.5',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+        'visual.py', '--lambda-low', '0.5',
         '3', '--lambda-high', '1', '5', '--collect-only', '--name', 'c',
         *common
     ])
@@ -317,7 +323,8 @@ def test_sensitivity_grid_and_collect_only(tmp_path, monkeypatch):
     outputs(out, 'c', 'png', 'json')
     # without data root or epochs no data / schedule options are passed
     sens.main([
-        'configs/fdkd/avdigits_audio_from_visual.py', '--lambda-low', '1',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+        'visual.py', '--lambda-low', '1',
         '--lambda-high', '1', '--fresh', '--name', 'one', *common
     ])
     assert calls[-1][2] == [
@@ -326,6 +333,7 @@ def test_sensitivity_grid_and_collect_only(tmp_path, monkeypatch):
     assert calls[-1][3] is True
     with pytest.raises(SystemExit, match='no finished runs'):
         sens.main([
-            'configs/fdkd/avdigits_audio_from_visual.py', '--lambda-low', '7',
+            'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+            'visual.py', '--lambda-low', '7',
             '--collect-only', *common
         ])

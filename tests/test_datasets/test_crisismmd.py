@@ -249,7 +249,8 @@ def config_dataset(root: Path, tokenizer: str, pipeline_key: str,
     """The dataset of a crisismmd config's loader, pointed at ``root`` with
     the tiny tokenizer."""
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs/fdkd/crisismmd_text_from_image.py'))
+        osp.join(REPO_ROOT, 'configs/fdkd/fdkd_mbv2_bert-base_1xb64-20e_'
+                            'crisismmd-text-from-image.py'))
     loader = cfg.val_dataloader if split == 'dev' else cfg.train_dataloader
     ds = loader.dataset
     ds.data_root = str(root)

@@ -29,7 +29,8 @@ from fdkd_plugin.registry import MODELS
 
 from fdkd_helpers import REPO_ROOT
 
-FDKD_CFG = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+FDKD_CFG = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'audio-from-visual.py')
 FFT_FUNCS = ('rfft', 'irfft', 'rfft2', 'irfft2')
 SHAPES = [(8, 256), (2, 4, 8, 8)]
 

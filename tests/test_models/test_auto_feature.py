@@ -16,8 +16,10 @@ from fdkd_helpers import REPO_ROOT
 from fdkd_plugin.models.algorithms.auto_feature import find_feature
 from fdkd_plugin.registry import MODELS
 
-AV = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
-NYU = osp.join(REPO_ROOT, 'configs/fdkd/nyu_depth_from_rgb.py')
+AV = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-'
+                         'from-visual.py')
+NYU = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-'
+                          'depth-from-rgb.py')
 
 
 pytestmark = pytest.mark.usefixtures('fdkd_scope')

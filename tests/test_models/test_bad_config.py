@@ -24,10 +24,14 @@ from fdkd_plugin.registry import DATASETS, MODELS
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 
-A_FROM_V = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
-V_FROM_A = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_visual_from_audio.py')
-BI = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_bidirectional.py')
-NYU = osp.join(REPO_ROOT, 'configs/fdkd/nyu_depth_from_rgb.py')
+A_FROM_V = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'audio-from-visual.py')
+V_FROM_A = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'visual-from-audio.py')
+BI = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                         'bidirectional.py')
+NYU = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-'
+                          'depth-from-rgb.py')
 
 
 def build(model_cfg):
@@ -75,10 +79,13 @@ def test_missing_teacher_ckpt_names_the_unimodal_config_that_trains_it(
     with pytest.raises(FileNotFoundError) as err:
         build(cfg)
     assert str(err.value) == (
-        'teacher checkpoint work_dirs/nyu_rgb/selected.pth does not exist: '
+        'teacher checkpoint work_dirs/r18-deeplabv3plus_4xb4-50e_nyu-rgb/'
+        'selected.pth does not exist: '
         'train the teacher first: tools/dist_train.sh '
-        'configs/unimodal/nyu_rgb.py 4 (or python tools/train.py '
-        'configs/unimodal/nyu_rgb.py), or set model.teacher_ckpt to an '
+        'configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py 4 (or python '
+        'tools/train.py '
+        'configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py), or set '
+        'model.teacher_ckpt to an '
         'existing checkpoint')
 
 
@@ -87,12 +94,14 @@ def test_missing_teacher_ckpt_in_one_process_and_another_work_dir(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
     monkeypatch.delenv('WORLD_SIZE', raising=False)
+    # a work dir named after the teacher's config name from before 0.2
     cfg = model_cfg(teacher_ckpt='runs/avdigits_visual/selected.pth')
     with pytest.raises(FileNotFoundError,
                        match=re.escape(
-                           'tools/dist_train.sh configs/unimodal/avdigits_'
-                           'visual.py N --work-dir runs/avdigits_visual (or '
-                           'python tools/train.py configs/unimodal/avdigits_'
+                           'tools/dist_train.sh configs/unimodal/r18-w32_'
+                           '1xb32-12e_avdigits-visual.py N --work-dir runs/'
+                           'avdigits_visual (or python tools/train.py '
+                           'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
                            'visual.py --work-dir runs/avdigits_visual)')):
         build(cfg)
 
@@ -112,10 +121,11 @@ def test_missing_teacher_ckpt_without_a_matching_config_says_so_generically(
 
 def test_dangling_selected_link_says_where_it_points(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    os.makedirs('work_dirs/avdigits_visual')
+    os.makedirs('work_dirs/r18-w32_1xb32-12e_avdigits-visual')
     os.symlink('best_accuracy_top1_epoch_3.pth',
-               'work_dirs/avdigits_visual/selected.pth')
-    cfg = model_cfg(teacher_ckpt='work_dirs/avdigits_visual/selected.pth')
+               'work_dirs/r18-w32_1xb32-12e_avdigits-visual/selected.pth')
+    cfg = model_cfg(teacher_ckpt='work_dirs/r18-w32_1xb32-12e_avdigits-visual/'
+                                 'selected.pth')
     with pytest.raises(
             FileNotFoundError,
             match=re.escape('(it is a link to best_accuracy_top1_epoch_3.pth,'
@@ -130,7 +140,8 @@ def test_bidirectional_missing_teacher_names_the_direction_key(
     cfg = Config.fromfile(BI).model
     with pytest.raises(
             FileNotFoundError,
-            match=re.escape('configs/unimodal/avdigits_visual.py), or set '
+            match=re.escape('configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                            'visual.py), or set '
                             'model.directions.a_from_v.teacher_ckpt')):
         build(cfg)
 
@@ -353,12 +364,14 @@ def test_student_modality_typo_is_named_before_training(tiny_avdigits):
 
 def test_unimodal_preprocessor_modality_typo_is_named(tiny_avdigits):
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs/unimodal/avdigits_visual.py'))
+        osp.join(REPO_ROOT, 'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                            'visual.py'))
     cfg.model.data_preprocessor.modality = 'visaul'
     model = build(cfg.model)
     runner = fake_runner(
         model, tiny_avdigits,
-        osp.join(REPO_ROOT, 'configs/unimodal/avdigits_visual.py'))
+        osp.join(REPO_ROOT, 'configs/unimodal/r18-w32_1xb32-12e_avdigits-'
+                            'visual.py'))
     with pytest.raises(
             ValueError,
             match=re.escape("model.data_preprocessor.modality='visaul' is not"

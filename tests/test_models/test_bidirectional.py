@@ -17,12 +17,15 @@ from fdkd_plugin.registry import DATASETS, MODELS
 
 from fdkd_helpers import REPO_ROOT, load_script, tiny_cfg_options
 
-BI = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_bidirectional.py')
+BI = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                         'bidirectional.py')
 SINGLE = {
     'a_from_v': osp.join(REPO_ROOT,
-                         'configs/fdkd/avdigits_audio_from_visual.py'),
+                         'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-'
+                         'from-visual.py'),
     'v_from_a': osp.join(REPO_ROOT,
-                         'configs/fdkd/avdigits_visual_from_audio.py'),
+                         'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-visual-'
+                         'from-audio.py'),
 }
 
 

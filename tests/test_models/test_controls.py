@@ -13,9 +13,11 @@ from fdkd_plugin.registry import DATASETS, MODELS
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 
-FDKD = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+FDKD = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                           'audio-from-visual.py')
 LOGIT = osp.join(REPO_ROOT,
-                 'configs/baselines/logit/avdigits_audio_from_visual.py')
+                 'configs/baselines/logit/logit_r18-w32_1xb32-12e_avdigits-'
+                 'audio-from-visual.py')
 
 
 def build(model_cfg):
@@ -126,7 +128,8 @@ def test_unknown_control_names_the_key():
 
 
 FDKD_LOGIT = osp.join(REPO_ROOT,
-                      'configs/fdkd/avdigits_audio_from_visual_logit_kd.py')
+                      'configs/fdkd/fdkd-logit_r18-w32_1xb32-12e_avdigits-'
+                      'audio-from-visual.py')
 
 
 def test_fdkd_with_logit_kd_adds_the_logit_baselines_loss(batch):

@@ -14,7 +14,8 @@ from fdkd_plugin.registry import MODELS
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 
-FDKD_CFG = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+FDKD_CFG = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'audio-from-visual.py')
 
 
 def make_cfg(data_root, work_dir, iters=4, **model):

@@ -47,7 +47,8 @@ def test_uint8_frames_normalized_as_numpy_did():
 
 
 def test_distiller_takes_both_networks_normalization_over():
-    cfg = _cfg('configs/fdkd/avdigits_audio_from_visual.py').model
+    cfg = _cfg('configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+               'visual.py').model
     cfg.teacher_ckpt = None
     with DefaultScope.overwrite_default_scope('fdkd'):
         model = MODELS.build(copy.deepcopy(cfg))
@@ -95,7 +96,8 @@ def test_paired_cfg_rules():
 
 
 def test_bidirectional_composes_from_its_directions():
-    cfg = _cfg('configs/fdkd/avdigits_bidirectional.py').model
+    cfg = _cfg('configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+               'bidirectional.py').model
     for direction in cfg.directions.values():
         direction.teacher_ckpt = None
         direction.pop('teacher_cache', None)

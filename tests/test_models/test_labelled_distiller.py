@@ -1,6 +1,8 @@
 """fdkd.LabelledDistiller: labels reach the losses that take ``gt_label`` by
 argument (DKD, NKD, C2KD), with no recorder on the student head's loss
 module; other losses are MMRazor's as they were."""
+import os.path as osp
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,6 +11,7 @@ from mmpretrain.structures import DataSample
 
 from fdkd_helpers import REPO_ROOT
 
+from fdkd_plugin import experiments
 from fdkd_plugin.models.losses.dkd_loss import dkd_loss
 from fdkd_plugin.registry import MODELS
 
@@ -92,9 +95,9 @@ def test_baselines_get_labels_without_the_student_loss(method):
     the batch's labels when the student computes no task loss
     (calculate_student_loss=False), which the old loss-module recorder
     could not."""
-    cfg = Config.fromfile(
-        f'{REPO_ROOT}/configs/baselines/{method}/'
-        'avdigits_audio_from_visual.py')
+    cfg = Config.fromfile(osp.join(
+        REPO_ROOT,
+        experiments.method_config(method, 'avdigits', 'audio_from_visual')))
     distiller = cfg.model.distiller
     assert distiller.type == 'fdkd.LabelledDistiller'
     assert 'gt_label' not in distiller.student_recorders

@@ -21,9 +21,11 @@ from fdkd_plugin.gradient_shares import (gradient_shares, loss_terms,
                                          term_gradients)
 from fdkd_plugin.registry import DATASETS, HOOKS, MODELS
 
-FDKD = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+FDKD = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                           'audio-from-visual.py')
 LOGIT = osp.join(REPO_ROOT,
-                 'configs/baselines/logit/avdigits_audio_from_visual.py')
+                 'configs/baselines/logit/logit_r18-w32_1xb32-12e_avdigits-'
+                 'audio-from-visual.py')
 
 
 # ---------------------------------------------------------------------------

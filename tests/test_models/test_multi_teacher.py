@@ -11,7 +11,8 @@ from fdkd_helpers import REPO_ROOT, paired_batch, sgd_steps, tiny_cfg_options
 from fdkd_plugin.models.algorithms.model_checks import gt_labels_of
 from fdkd_plugin.registry import MODELS
 
-AV = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+AV = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-'
+                         'from-visual.py')
 MOBILENET = dict(
     _scope_='mmpretrain', type='ImageClassifier',
     backbone=dict(type='MobileNetV2', widen_factor=0.5),

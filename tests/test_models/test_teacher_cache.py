@@ -21,8 +21,10 @@ from fdkd_plugin.registry import DATASETS, MODELS
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 
-A_FROM_V = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
-V_FROM_A = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_visual_from_audio.py')
+A_FROM_V = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'audio-from-visual.py')
+V_FROM_A = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'visual-from-audio.py')
 
 
 def load_cfg(path, data_root=None):

@@ -436,7 +436,8 @@ def test_sigkill_during_the_first_fill_then_resume_equals_uncached(
     killed run's complete rows are served, and its losses are an uncached
     run's."""
     cache_dir = str(tmp_path / 'cache')
-    base = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_visual_from_audio.py')
+    base = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                               'visual-from-audio.py')
     plain_cfg, cached_cfg = (str(tmp_path / f'{n}.py')
                              for n in ('plain', 'cached'))
     with open(plain_cfg, 'w') as f:

@@ -13,7 +13,8 @@ from fdkd_helpers import REPO_ROOT
 from fdkd_plugin.models.algorithms.zoo import zoo_network_cfg
 from fdkd_plugin.registry import MODELS
 
-AV = osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py')
+AV = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-'
+                         'from-visual.py')
 CONVNEXT = 'mmpretrain::convnext/convnext-tiny_32xb128_in1k.py'
 SEGFORMER = 'mmseg::segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py'
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])

@@ -14,8 +14,8 @@ CASES = [(m, d) for m in BENCH.METHODS for d in BENCH.DIRECTIONS]
 @pytest.mark.parametrize('method,direction', CASES,
                          ids=[f'{m}-{d}' for m, d in CASES])
 def test_method_row_config_and_options(method, direction):
-    label, pattern, extra = BENCH.METHODS[method]
-    path = osp.join(REPO_ROOT, pattern.format(direction))
+    label, config, extra = BENCH.METHODS[method]
+    path = osp.join(REPO_ROOT, config(direction))
     assert osp.isfile(path), path
     cfg = Config.fromfile(path)
     cfg.merge_from_dict(

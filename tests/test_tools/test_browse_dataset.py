@@ -22,7 +22,8 @@ def _not_blank(png):
 def test_avdigits_samples_are_drawn(tiny_avdigits, tmp_path):
     out = tmp_path / 'vis'
     written = browse.main([
-        'configs/fdkd/avdigits_audio_from_visual.py', '-n', '3',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+        'visual.py', '-n', '3',
         '--output-dir', str(out), '--cfg-options',
         f'train_dataloader.dataset.data_root={tiny_avdigits}'
     ])
@@ -31,7 +32,8 @@ def test_avdigits_samples_are_drawn(tiny_avdigits, tmp_path):
     assert all(_not_blank(p) for p in written)
     # --seed draws other samples, reproducibly
     again = browse.main([
-        'configs/fdkd/avdigits_audio_from_visual.py', '-n', '2', '--seed',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+        'visual.py', '-n', '2', '--seed',
         '3', '--output-dir', str(tmp_path / 'vis2'), '--phase', 'val',
         '--cfg-options', f'val_dataloader.dataset.data_root={tiny_avdigits}'
     ])
@@ -42,14 +44,16 @@ def test_nyu_rgb_depth_and_mask_are_drawn(tmp_path):
     nyu = load_script('tests/test_datasets/test_nyu_depth_v2.py')
     root = nyu.convert_tiny(tmp_path)
     written = browse.main([
-        'configs/fdkd/nyu_depth_from_rgb.py', '-n', '2', '--phase', 'val',
+        'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-'
+        'rgb.py', '-n', '2', '--phase', 'val',
         '--output-dir', str(tmp_path / 'vis'), '--cfg-options',
         f'val_dataloader.dataset.data_root={root}'
     ])
     assert len(written) == 2 and all(_not_blank(p) for p in written)
     sample = browse.DATASETS.build(
         __import__('mmengine').Config.fromfile(
-            'configs/fdkd/nyu_depth_from_rgb.py').val_dataloader.dataset.
+            'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-'
+            'rgb.py').val_dataloader.dataset.
         to_dict() | {'data_root': str(root)})[0]
     panels, title = browse.sample_panels(sample, None)
     assert [(name, kind) for name, kind, _ in panels][-1] == (
@@ -74,4 +78,5 @@ def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(SystemExit, match='nope.py does not exist'):
         browse.main(['nope.py'])
     with pytest.raises(SystemExit, match='--show-number 0'):
-        browse.main(['configs/fdkd/avdigits_audio_from_visual.py', '-n', '0'])
+        browse.main(['configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+                     'visual.py', '-n', '0'])

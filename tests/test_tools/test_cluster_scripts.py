@@ -10,7 +10,7 @@ import pytest
 
 from fdkd_helpers import REPO_ROOT, load_script
 
-FDKD = 'configs/fdkd/avdigits_audio_from_visual.py'
+FDKD = 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
 
 
 @pytest.fixture

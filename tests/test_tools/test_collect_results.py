@@ -74,12 +74,11 @@ def write_configs(root):
     for dataset, data in SETS.items():
         for student, teacher in (('audio', 'visual'), ('visual', 'audio')):
             files = {
-                f'unimodal/{dataset}_{student}.py':
+                cell_config('uni', dataset, student):
                 UNI.format(modality=student)
             }
             for method, distiller in DISTILLERS.items():
-                folder = 'fdkd' if method == 'fdkd' else f'baselines/{method}'
-                files[f'{folder}/{dataset}_{student}_from_{teacher}.py'] = \
+                files[cell_config(method, dataset, student)] = \
                     KD.format(student=student, teacher=teacher,
                               dataset=dataset, distiller=distiller)
             for rel, text in files.items():
@@ -109,15 +108,21 @@ def make_run(run_dir, config, seed, value=None, opts=(), configs=None):
             json.dump({'accuracy/top1': value, 'minutes': 1.0}, f)
 
 
-def av(method, student):
+def cell_config(method, dataset, student):
+    """configs-relative path, named as the repository names its configs."""
     teacher = 'visual' if student == 'audio' else 'audio'
     folder = {
         'uni': 'unimodal',
         'fdkd': 'fdkd'
     }.get(method, f'baselines/{method}')
-    name = f'avdigits_{student}' if method == 'uni' else \
-        f'avdigits_{student}_from_{teacher}'
+    tag = dataset.replace('_', '-')
+    name = f'r18_1xb32-12e_{tag}-{student}' if method == 'uni' else \
+        f'{method}_r18_1xb32-12e_{tag}-{student}-from-{teacher}'
     return f'{folder}/{name}.py'
+
+
+def av(method, student):
+    return cell_config(method, 'avdigits', student)
 
 
 @pytest.fixture
@@ -157,13 +162,13 @@ def bench(tmp_path):
     # CREMA-D in a layout that names nothing
     make_run(
         str(tmp_path / 'other' / 'r1'),
-        'unimodal/crema_d_audio.py',
+        cell_config('uni', 'crema_d', 'audio'),
         5,
         60.0,
         configs=configs)
     make_run(
         str(tmp_path / 'other' / 'r2'),
-        'fdkd/crema_d_audio_from_visual.py',
+        cell_config('fdkd', 'crema_d', 'audio'),
         5,
         64.25,
         configs=configs)
@@ -316,7 +321,8 @@ def test_runner_identity_is_used_as_written(tmp_path):
     runs_mod.write_identity(
         str(folder), method='fdkd', control='no_teacher_terms',
         dataset='avdigits', student='audio', teacher='visual', seed=2,
-        config='configs/fdkd/avdigits_audio_from_visual.py')
+        config='configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+               'visual.py')
     broken = tmp_path / 'w' / 'seed0' / 'x'
     make_run(str(broken), av('feat', 'visual'), 4, 40.0, configs=configs)
     (broken / 'experiment.json').write_text('{"method": "fdkd"}')
@@ -364,6 +370,7 @@ def test_multi_direction_run_is_one_variant_row(tmp_path):
         directions=dict(a_from_v=model, v_from_a=back))
     run_dir = tmp_path / 'w' / 'seed0' / 'fdkd_both'
     os.makedirs(run_dir)
+    # dumped under its name from before 0.2: still read as AV-digits
     dump(cfg, str(run_dir / 'avdigits_bidirectional.py'))
     with open(run_dir / 'done.json', 'w') as f:
         json.dump(
@@ -439,12 +446,13 @@ def test_real_configs_method_and_variants(tmp_path):
         'train_cfg.max_epochs=12', 'param_scheduler.0.end=12'
     ]
     ckpt = 'model.teacher_ckpt=work/seed0/avdigits_visual/selected.pth'
-    fdkd = 'fdkd/avdigits_audio_from_visual.py'
+    fdkd = 'fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
     runs = [
-        ('avdigits_visual', 'unimodal/avdigits_visual.py', [], 78.2),
+        ('avdigits_'
+         'visual', 'unimodal/r18-w32_1xb32-12e_avdigits-visual.py', [], 78.2),
         ('fdkd_audio_from_visual', fdkd, [ckpt], 94.6),
-        ('feat_audio_from_visual', 'baselines/feat/avdigits_audio_from_'
-         'visual.py', [ckpt], 83.2),
+        ('feat_audio_from_visual', 'baselines/feat/feat_r18-w32_1xb32-12e_'
+         'avdigits-audio-from-visual.py', [ckpt], 83.2),
         ('fdkd_sum_audio_from_visual', fdkd,
          [ckpt, 'model.distiller.reduction=sum_per_sample'], 94.2),
         ('fdkd_random_teacher_audio_from_visual', fdkd,
@@ -477,7 +485,7 @@ def test_controls_are_rows_next_to_their_method_and_not_ranked(tmp_path):
     never marked best even when they score highest."""
     configs = osp.join(REPO_ROOT, 'configs')
     work = tmp_path / 'table'
-    fdkd = 'fdkd/avdigits_audio_from_visual.py'
+    fdkd = 'fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
     ckpt = 'model.teacher_ckpt=t/selected.pth'
     values = {
         'fdkd': ([ckpt], [90.0, 92.0]),

@@ -16,10 +16,12 @@ from test_models.test_text_classifier import (TINY_BERT,
 
 TEXT_WIDTH = TINY_BERT['hidden_size']
 CONFIGS = {
-    'text': 'configs/unimodal/crisismmd_text.py',
-    'image': 'configs/unimodal/crisismmd_image.py',
-    'text_from_image': 'configs/fdkd/crisismmd_text_from_image.py',
-    'image_from_text': 'configs/fdkd/crisismmd_image_from_text.py',
+    'text': 'configs/unimodal/bert-base_1xb64-20e_crisismmd-text.py',
+    'image': 'configs/unimodal/mbv2_1xb64-100e_crisismmd-image.py',
+    'text_from_image': ('configs/fdkd/fdkd_mbv2_bert-base_1xb64-20e_'
+                        'crisismmd-text-from-image.py'),
+    'image_from_text': ('configs/fdkd/fdkd_bert-base_mbv2_1xb64-100e_'
+                        'crisismmd-image-from-text.py'),
 }
 
 

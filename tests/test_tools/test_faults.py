@@ -34,7 +34,7 @@ from fdkd_plugin.engine.non_finite_loss_hook import (NonFiniteLossError,
                                                      loss_weight_keys)
 from fdkd_plugin.engine.resume import ResumeError, resolve_resume
 
-UNI_AUDIO = 'configs/unimodal/avdigits_audio.py'
+UNI_AUDIO = 'configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py'
 EPOCHS = 3
 ITERS_PER_EPOCH = 5  # 40 training clips, batch 8
 
@@ -456,7 +456,8 @@ def test_resume_from_an_explicit_truncated_file_names_the_usable_ones(
 # NonFiniteLossHook without a runner
 def test_loss_weight_keys_name_the_weight_of_each_term():
     fdkd = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs/fdkd/avdigits_audio_from_visual.py'))
+        osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
+                            'audio-from-visual.py'))
     assert loss_weight_keys('distill.loss_low',
                             fdkd) == ['model.distiller.lambda_low']
     assert loss_weight_keys('distill.loss_align_high_teacher',
@@ -465,7 +466,8 @@ def test_loss_weight_keys_name_the_weight_of_each_term():
         'student.loss', fdkd) == ['model.architecture.head.loss.loss_weight']
     logit = Config.fromfile(
         osp.join(REPO_ROOT,
-                 'configs/baselines/logit/avdigits_audio_from_visual.py'))
+                 'configs/baselines/logit/logit_r18-w32_1xb32-12e_avdigits-'
+                 'audio-from-visual.py'))
     assert loss_weight_keys('distill.loss_kl', logit) == [
         'model.distiller.distill_losses.loss_kl.loss_weight'
     ]

@@ -13,7 +13,7 @@ from fdkd_plugin.utils.trace import (describe, recorded_calls,
                                         trace_modules)
 
 tool = load_script('tools/misc/list_features.py')
-FDKD = 'configs/fdkd/avdigits_audio_from_visual.py'
+FDKD = 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
 
 
 class Twice(nn.Module):
@@ -82,7 +82,7 @@ def rows(out: str) -> dict:
 def test_student_and_teacher_of_the_fdkd_config(tiny_avdigits, capsys):
     assert tool.main([FDKD, '--cfg-options', *options(tiny_avdigits)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r'student \(audio\) of .*avdigits_audio_from_visual.py'
+    assert re.search(r'student \(audio\) of .*avdigits-audio-from-visual.py'
                      r': \d+ module calls on a batch of 2, input '
                      r'\(2, 1, \d+, \d+\)', out)
     table = rows(out)
@@ -119,7 +119,8 @@ def test_a_segmentor_config(tmp_path, capsys):
     opts += [f'{k}.num_workers=0' for k in loaders]
     opts += [f'{k}.persistent_workers=False' for k in loaders]
     opts += ['model.teacher_ckpt=None']
-    assert tool.main(['configs/fdkd/nyu_depth_from_rgb.py', '--side',
+    assert tool.main(['configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-'
+                      'from-rgb.py', '--side',
                       'teacher', '--grep', 'sep_bottleneck.1',
                       '--cfg-options', *opts]) == 0
     out = capsys.readouterr().out

@@ -24,7 +24,7 @@ import pytest
 
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 
-CONFIG = 'configs/fdkd/avdigits_audio_from_visual.py'
+CONFIG = 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
 _ANYWHERE = shutil.ignore_patterns('__pycache__', '*.egg-info', '.mim')
 # at the top only: configs/baselines/dist is a config folder
 _AT_ROOT = {'.git', '.venv', 'data', 'work_dirs', 'build', 'dist',
@@ -135,23 +135,17 @@ def test_mim_train_test_and_run_from_the_wheel(fresh_env, tiny_avdigits):
     })
     cfg_options = [f'{k}={v}' for k, v in opts.items()]
     assert not osp.exists(osp.join(cwd, CONFIG))
-    # mim looks a missing path up by its file name in the wheel's configs;
-    # the FDKD configs share theirs with the baselines' children, so mim
-    # asks for a path, and says which ones
-    proc = subprocess.run([python, '-m', 'mim', 'train', 'fdkd', CONFIG],
-                          cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode != 0
-    assert 'baselines/logit/avdigits_audio_from_visual.py' in proc.stderr
-    # the config as installed with the wheel
+    # mim looks a path that does not exist up by its file name in the
+    # wheel's configs; every config name is unique, so it finds this one
+    _run([python, '-m', 'mim', 'train', 'fdkd', osp.basename(CONFIG), '--gpus',
+          '0', '--work-dir', work, '--cfg-options', *cfg_options],
+         cwd=cwd, env=env)
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    # the config as installed with the wheel, by its path
     config = _run([python, '-c', 'import fdkd_plugin, os.path as p; print('
                    "p.join(p.dirname(fdkd_plugin.__file__), '.mim', "
                    f"'{CONFIG}'))"], cwd=cwd, env=env).strip().splitlines()[-1]
     assert osp.isfile(config) and not config.startswith(REPO_ROOT + os.sep)
-    out = _run([python, '-m', 'mim', 'train', 'fdkd', config, '--gpus', '0',
-                '--work-dir', work, '--cfg-options', *cfg_options],
-               cwd=cwd, env=env)
-    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     (scalars, ) = glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json'))
     with open(scalars) as f:
         records = [json.loads(line) for line in f]
@@ -172,7 +166,8 @@ def test_mim_train_test_and_run_from_the_wheel(fresh_env, tiny_avdigits):
 
     # the model index: every config with its result
     out = _run([python, '-m', 'mim', 'search', 'fdkd'], cwd=cwd, env=env)
-    entry = out[out.index('config id: fdkd_avdigits_audio_from_visual\n'):]
+    stem = osp.splitext(osp.basename(CONFIG))[0]
+    entry = out[out.index(f'config id: {stem}\n'):]
     entry = entry[:entry.index('config id:', 10)]
     # the measured value the collector's CSV holds for this config
     with open(osp.join(REPO_ROOT, 'docs/results_avdigits_table1.csv')) as f:
@@ -181,10 +176,3 @@ def test_mim_train_test_and_run_from_the_wheel(fresh_env, tiny_avdigits):
     assert re.search(r'av-digits/top_1_accuracy\s+' + re.escape(value),
                      entry), entry
 
-    # a unique file name is found in the wheel by name alone
-    uni = osp.join(cwd, 'uni')
-    _run([python, '-m', 'mim', 'train', 'fdkd', 'avdigits_visual.py', '--gpus',
-          '0', '--work-dir', uni, '--cfg-options',
-          *[o for o in cfg_options if not o.startswith('model.control')]],
-         cwd=cwd, env=env)
-    assert osp.isfile(osp.join(uni, 'epoch_1.pth'))

@@ -12,9 +12,9 @@ import torch
 
 from fdkd_helpers import REPO_ROOT, load_script
 
-FDKD = 'configs/fdkd/nyu_depth_from_rgb.py'
-UNI_RGB = 'configs/unimodal/nyu_rgb.py'
-UNI_DEPTH = 'configs/unimodal/nyu_depth.py'
+FDKD = 'configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py'
+UNI_RGB = 'configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py'
+UNI_DEPTH = 'configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-depth.py'
 
 tools = load_script('tests/test_tools/test_train_tools.py')
 

@@ -30,7 +30,8 @@ def test_demo_prints_the_control_under_fdkd(tmp_path, monkeypatch, capsys):
     assert [c[1] for c in calls] == list(accuracy)
     fdkd, control = calls[2], calls[3]
     assert fdkd[0] == control[0] == demo.FDKD
-    assert demo.FDKD == 'configs/fdkd/avdigits_audio_from_visual.py'
+    assert demo.FDKD == ('configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-'
+                         'from-visual.py')
     teacher = 'model.teacher_ckpt=wd/avdigits_visual/selected.pth'
     assert teacher in fdkd[2]
     assert control[2] == fdkd[2][:-1] + ['model.control=untrained_teacher',

@@ -38,12 +38,14 @@ def test_plan_layout_options_and_teachers():
     ]
     assert len(runs) == 12 and runs[6].work_dir == 'wd/seed2/avdigits_audio'
     assert [r.config for r in runs[:6]] == [
-        'configs/unimodal/avdigits_audio.py',
-        'configs/unimodal/avdigits_visual.py',
-        'configs/baselines/logit/avdigits_audio_from_visual.py',
-        'configs/fdkd/avdigits_audio_from_visual.py',
-        'configs/baselines/logit/avdigits_visual_from_audio.py',
-        'configs/fdkd/avdigits_visual_from_audio.py',
+        'configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py',
+        'configs/unimodal/r18-w32_1xb32-12e_avdigits-visual.py',
+        'configs/baselines/logit/logit_r18-w32_1xb32-12e_avdigits-audio-from-'
+        'visual.py',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py',
+        'configs/baselines/logit/logit_r18-w32_1xb32-12e_avdigits-visual-from-'
+        'audio.py',
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-visual-from-audio.py',
     ]
     data = [
         f'{loader}.dataset.data_root=data/x'
@@ -62,7 +64,8 @@ def test_plan_layout_options_and_teachers():
     assert runs[0].teacher_dir is None
     # DML starts both networks from scratch: no checkpoint, no teacher run
     dml = run_table.plan('avdigits', [0], ['dml'], 'wd', 'data/x')[2]
-    assert dml.config == 'configs/baselines/dml/avdigits_audio_from_visual.py'
+    assert dml.config == ('configs/baselines/dml/dml_r18-w32_1xb32-12e_'
+                          'avdigits-audio-from-visual.py')
     assert dml.teacher_dir is None
     assert not any('teacher_ckpt' in o for o in dml.cfg_options)
     # the same folders as benchmarks/avdigits_kd.py, so its runs are reused
@@ -179,11 +182,13 @@ def test_each_run_says_what_it_is(tmp_path):
             got[osp.basename(run.work_dir)] = json.load(f)
     assert got['avdigits_audio'] == dict(
         method='uni', control=None, dataset='avdigits', student='audio',
-        teacher=None, seed=3, config='configs/unimodal/avdigits_audio.py')
+        teacher=None, seed=3, config='configs/unimodal/r18-w32_1xb32-12e_'
+                                     'avdigits-audio.py')
     assert got['fdkd_untrained_teacher_visual_from_audio'] == dict(
         method='fdkd', control='untrained_teacher', dataset='avdigits',
         student='visual', teacher='audio', seed=3,
-        config='configs/fdkd/avdigits_visual_from_audio.py')
+        config='configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-visual-from-'
+               'audio.py')
     assert got['dml_audio_from_visual']['method'] == 'dml'
     assert got['dml_audio_from_visual']['control'] is None
     with pytest.raises(ValueError, match=r"missing \['seed'\]"):

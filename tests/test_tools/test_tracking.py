@@ -13,7 +13,7 @@ from mmengine.config import Config
 from fdkd_helpers import REPO_ROOT, tiny_cfg_options
 from fdkd_plugin.utils import cli
 
-FDKD = 'configs/fdkd/avdigits_audio_from_visual.py'
+FDKD = 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
 
 
 @pytest.mark.slow

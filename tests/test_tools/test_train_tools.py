@@ -14,9 +14,9 @@ import torch
 
 from fdkd_helpers import REPO_ROOT, load_script, tiny_cfg_options
 
-UNI_AUDIO = 'configs/unimodal/avdigits_audio.py'
-UNI_VISUAL = 'configs/unimodal/avdigits_visual.py'
-FDKD = 'configs/fdkd/avdigits_audio_from_visual.py'
+UNI_AUDIO = 'configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py'
+UNI_VISUAL = 'configs/unimodal/r18-w32_1xb32-12e_avdigits-visual.py'
+FDKD = 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
 
 
 def options(data_root, epochs=1, **extra):

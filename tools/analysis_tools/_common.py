@@ -33,8 +33,9 @@ __all__ = [
 
 PAIR_HELP = (
     'CONFIG CHECKPOINT [CONFIG CHECKPOINT]: two unimodal models (e.g. '
-    'configs/unimodal/avdigits_audio.py and avdigits_visual.py with their '
-    'selected.pth), or one fdkd.CrossModalDistill config with its checkpoint '
+    'configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py and '
+    'r18-w32_1xb32-12e_avdigits-visual.py with their selected.pth), or one '
+    'fdkd.CrossModalDistill config with its checkpoint '
     '(its teacher and its student)')
 
 

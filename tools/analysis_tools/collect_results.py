@@ -11,15 +11,16 @@ control, data set, modalities, seed, config), which is used as written. Any
 other run (made by hand) is identified from its **dumped config**, not from
 where it lies:
 
-* dataset: the config file name (``avdigits_audio_from_visual.py``), else the
-  train data set's type, else the folder names;
+* dataset: the config file name
+  (``fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py``, or a name from
+  before 0.2 such as ``avdigits_audio_from_visual.py``), else the train data
+  set's type, else the folder names;
 * student (and teacher) modality: ``model.student_modality`` /
   ``model.teacher_modality`` for distillation, the data preprocessor's
   modality for a unimodal model;
 * seed: ``randomness.seed``;
-* method: the repository config (``configs/unimodal/{dataset}_{modality}.py``,
-  ``configs/baselines/{method}/{dataset}_{direction}.py``,
-  ``configs/fdkd/{dataset}_{direction}.py``) whose ``model`` equals the
+* method: the repository config of that cell (any architecture and
+  schedule, :func:`fdkd_plugin.config_names.find`) whose ``model`` equals the
   run's ``model`` (``teacher_ckpt`` compared only as set / not set, since its
   path is per run). A run that matches none is a **variant** (e.g. FDKD with
   ``reduction='sum_per_sample'``, or with no teacher checkpoint): it gets its
@@ -52,6 +53,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from fdkd_plugin.config_names import (ConfigName, find, parse,
+                                      parse_legacy)
 from fdkd_plugin.experiments import (DATASETS, GROUPS, METHOD_LABELS,
                                      MODALITY_ABBR)
 from fdkd_plugin.models.algorithms.controls import CONTROLS
@@ -193,17 +196,19 @@ class ConfigIndex:
     def candidates(self, dataset: str, student: str,
                    teacher: Optional[str]) -> Dict[str, Any]:
         """``{method: model signature}`` of the configs for this cell."""
+        root = osp.dirname(osp.normpath(self.root))
         if teacher is None:
-            name = f'{dataset}_{student}'
-            paths = {'uni': osp.join(self.root, 'unimodal', f'{name}.py')}
+            methods = ['uni']
         else:
-            name = f'{dataset}_{student}_from_{teacher}'
-            paths = {
-                osp.basename(osp.dirname(p)): p
-                for p in glob.glob(
-                    osp.join(self.root, 'baselines', '*', f'{name}.py'))
-            }
-            paths['fdkd'] = osp.join(self.root, 'fdkd', f'{name}.py')
+            methods = sorted(
+                osp.basename(p)
+                for p in glob.glob(osp.join(self.root, 'baselines', '*'))
+                if osp.isdir(p)) + ['fdkd']
+        paths = {}
+        for method in methods:
+            config = find(method, dataset, student, teacher, root=root)
+            if config is not None:
+                paths[method] = osp.join(root, config)
         out = {}
         for method, path in sorted(paths.items()):
             if not osp.isfile(path):
@@ -219,20 +224,20 @@ class ConfigIndex:
 def _dataset_of(cfg: Config, config_path: Optional[str],
                 run_dir: str) -> Optional[str]:
     by_length = sorted(DATASETS, key=len, reverse=True)
-    if config_path:
-        stem = osp.splitext(osp.basename(config_path))[0]
-        for name in by_length:
-            if stem == name or stem.startswith(name + '_'):
-                return name
+    parsed = _config_name(config_path)
+    if parsed is not None:
+        return parsed.dataset
     loader = cfg.get('train_dataloader') or {}
     dtype = str((loader.get('dataset') or {}).get('type', ''))
     dtype = dtype.split('.')[-1]
     if dtype in DATASET_TYPES:
         return DATASET_TYPES[dtype]
     for part in reversed(osp.normpath(run_dir).split(os.sep)):
-        for name in by_length:
-            if part == name or part.startswith(name + '_'):
-                return name
+        parsed = _config_name(part)
+        if parsed is not None:
+            return parsed.dataset
+        if part in by_length:
+            return part
     return None
 
 
@@ -246,9 +251,16 @@ def _unimodal_modality(cfg: Config,
     modalities = (loader.get('dataset') or {}).get('modalities')
     if modalities and len(modalities) == 1:
         return modalities[0]
-    if config_path:
-        return osp.splitext(osp.basename(config_path))[0].rsplit('_', 1)[-1]
-    return None
+    name = _config_name(config_path)
+    return name.student if name is not None else None
+
+
+def _config_name(path: Optional[str]) -> Optional[ConfigName]:
+    """What a (dumped) config's file name says, in the current pattern
+    or the one before 0.2; None for a name in neither."""
+    if not path:
+        return None
+    return _new_name(path) or parse_legacy(path)
 
 
 def _split_of(loader: Any) -> Tuple[Any, ...]:
@@ -330,6 +342,11 @@ def _from_names(run: Run) -> None:
             if m:
                 run.seed = int(m.group(1))
                 break
+    named = _new_name(base)  # a default work dir: work_dirs/<config name>
+    if named is not None:
+        run.dataset = run.dataset or named.dataset
+        if run.student is None:
+            run.student, run.teacher = named.student, named.teacher
     if run.dataset is None:
         for part in reversed(parts):
             for name in sorted(DATASETS, key=len, reverse=True):
@@ -347,8 +364,18 @@ def _from_names(run: Run) -> None:
             run.student = base[len(prefix):]
 
 
+def _new_name(stem: str) -> Optional[ConfigName]:
+    try:
+        return parse(stem)
+    except ValueError:
+        return None
+
+
 def _name_without_direction(run: Run) -> str:
     base = osp.basename(osp.normpath(run.path))
+    named = _new_name(base)
+    if named is not None:
+        return '-'.join(filter(None, (named.method, named.variant)))
     if run.teacher is not None:
         suffix = f'_{run.student}_from_{run.teacher}'
         if base.endswith(suffix) and len(base) > len(suffix):

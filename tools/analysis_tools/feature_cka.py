@@ -11,13 +11,15 @@ larger than the width.
 Two unimodal models::
 
     python tools/analysis_tools/feature_cka.py \\
-        configs/unimodal/avdigits_audio.py AUDIO.pth \\
-        configs/unimodal/avdigits_visual.py VISUAL.pth --out-dir OUT
+        configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py AUDIO.pth \\
+        configs/unimodal/r18-w32_1xb32-12e_avdigits-visual.py VISUAL.pth \\
+        --out-dir OUT
 
 or the teacher and student of a distillation checkpoint::
 
     python tools/analysis_tools/feature_cka.py \\
-        configs/fdkd/avdigits_audio_from_visual.py FDKD.pth
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py \\
+        FDKD.pth
 
 ``--metric cosine`` scores the mean per-sample cosine instead (the metric
 of the public FDKD notebook; both features need one width), and

@@ -11,8 +11,9 @@ puts each sample's mean into the low band).
 ::
 
     python tools/analysis_tools/feature_stats.py \\
-        configs/unimodal/avdigits_audio.py AUDIO.pth \\
-        configs/unimodal/avdigits_visual.py VISUAL.pth --per-class
+        configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py AUDIO.pth \\
+        configs/unimodal/r18-w32_1xb32-12e_avdigits-visual.py VISUAL.pth \\
+        --per-class
 
 Writes ``OUT/NAME.png`` and ``OUT/NAME.json`` (per network, band and class:
 mean, std; and the gap first minus second network).

@@ -6,11 +6,13 @@ one column per run, the share of each term's gradient norm on the student's
 distilled feature stacked over the training iterations (top) and the norms
 on a log scale (bottom)::
 
-    python tools/train.py configs/fdkd/avdigits_visual_from_audio.py \\
+    python tools/train.py \\
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-visual-from-audio.py \\
         --cfg-options default_hooks.loss_gradients.type=fdkd.LossGradientHook \
         default_hooks.loss_gradients.interval=10
     python tools/analysis_tools/gradient_shares.py \\
-        work_dirs/avdigits_visual_from_audio --labels mean
+        work_dirs/fdkd_r18-w32_1xb32-12e_avdigits-visual-from-audio \\
+        --labels mean
 
 Terms whose share never reaches ``--min-share`` are drawn as one "other"
 band. Writes ``OUT/NAME.png``, ``OUT/NAME.csv`` (run, step, term, norm,

@@ -10,11 +10,13 @@ so the command can be rerun; ``--collect-only`` trains nothing and plots
 whatever points have finished::
 
     python tools/analysis_tools/sensitivity.py \\
-        configs/fdkd/avdigits_audio_from_visual.py \\
-        --teacher-ckpt work_dirs/avdigits_visual/selected.pth \\
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py \\
+        --teacher-ckpt \\
+        work_dirs/r18-w32_1xb32-12e_avdigits-visual/selected.pth \\
         --work-dir work_dirs/sensitivity/avdigits_audio_from_visual
     python tools/analysis_tools/sensitivity.py \\
-        configs/fdkd/avdigits_audio_from_visual.py --collect-only \\
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py \\
+        --collect-only \\
         --work-dir work_dirs/sensitivity/avdigits_audio_from_visual
 
 Writes ``OUT/NAME.png`` (metric against lambda_1, one line per lambda_2, and
@@ -31,6 +33,7 @@ import numpy as np
 
 import _common
 
+from fdkd_plugin.config_names import config_arg
 from fdkd_plugin.utils import runs
 
 PAPER_GRID = [0.5, 1.0, 3.0, 5.0]
@@ -41,7 +44,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description=__doc__.split('\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 2)[2])
-    parser.add_argument('config', help='distillation config (FDKD distiller)')
+    parser.add_argument(
+        'config', type=config_arg, help='distillation config (FDKD distiller)')
     parser.add_argument(
         '--work-dir',
         help='one sub-folder per grid point (default: '

@@ -7,7 +7,8 @@ by network. Give a distillation config and checkpoint (teacher and student
 are both in it) or two unimodal models::
 
     python tools/analysis_tools/tsne.py \\
-        configs/fdkd/avdigits_audio_from_visual.py FDKD.pth --classes 0 1 2
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py \\
+        FDKD.pth --classes 0 1 2
 
 Writes ``OUT/NAME.png``, ``OUT/NAME.csv`` (one row per point: network,
 modality, class, x, y) and ``OUT/NAME.json`` (silhouette scores by class and

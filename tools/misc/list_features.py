@@ -9,7 +9,8 @@ shapes, which recorder of the config records it, and the call that
 ``feature='auto'`` takes. ``--pick`` prints the config lines that record
 one of them.
 
-    python tools/misc/list_features.py configs/fdkd/avdigits_audio_from_visual.py
+    python tools/misc/list_features.py \\
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py
     python tools/misc/list_features.py CONFIG --side teacher --grep layer4
     python tools/misc/list_features.py CONFIG --pick backbone.layer4.1.relu:1
 """
@@ -23,6 +24,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from fdkd_plugin.config_names import config_arg
 from fdkd_plugin.models.algorithms.auto_feature import find_feature
 from fdkd_plugin.utils.trace import recorded_calls, trace_modules
 from fdkd_plugin.registry import MODELS
@@ -31,7 +33,7 @@ from fdkd_plugin.utils.runs import markdown_table
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('config', help='config file path')
+    p.add_argument('config', type=config_arg, help='config file path')
     p.add_argument(
         '--side',
         choices=['student', 'teacher'],

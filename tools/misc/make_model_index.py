@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 
+from fdkd_plugin.config_names import parse
 from fdkd_plugin.experiments import (DATASETS, GROUPS, METHOD_SOURCES,
                                      PAPER_RESULTS, metric_of)
 
@@ -42,7 +43,6 @@ MEASURED = dict(
     csv='docs/results_avdigits_table1.csv',
     doc='docs/results.md',
     seeds='0',
-    epochs=12,  # configs/_base_/av/avdigits.py, max_epochs
     date='2026-12-07',
     machine='2-core CPU, no GPU, torch 2.14.1',
     time='3 to 12 min per run, two runs at a time with one thread each',
@@ -66,31 +66,6 @@ def config_folders() -> List[Tuple[str, str]]:
             folders.append((osp.basename(path),
                             osp.relpath(path, REPO_ROOT)))
     return folders
-
-
-def parse_config_name(stem: str) -> Tuple[str, Optional[str], Optional[str],
-                                          str]:
-    """``avdigits_audio_from_visual_logit_kd`` -> ``('avdigits', 'audio',
-    'visual', 'logit_kd')``; a unimodal ``nyu_rgb`` -> ``('nyu', 'rgb',
-    None, '')``; ``avdigits_bidirectional`` -> ``('avdigits', None, None,
-    'bidirectional')``."""
-    for dataset in sorted(DATASETS, key=len, reverse=True):
-        if stem.startswith(dataset + '_'):
-            break
-    else:
-        raise ValueError(f'{stem}.py: no data set of {sorted(DATASETS)} '
-                         'starts its name')
-    rest = stem[len(dataset) + 1:]
-    modalities = DATASETS[dataset][1]
-    if rest in modalities:
-        return dataset, rest, None, ''
-    for student in modalities:
-        for teacher in modalities:
-            prefix = f'{student}_from_{teacher}'
-            if student != teacher and (rest == prefix
-                                       or rest.startswith(prefix + '_')):
-                return dataset, student, teacher, rest[len(prefix) + 1:]
-    return dataset, None, None, rest
 
 
 def read_measured() -> Dict[Tuple[str, str, str], Tuple[float, float, int]]:
@@ -118,12 +93,15 @@ def model_entry(method: str, config: str,
                 measured: Dict[Tuple[str, str, str], Tuple[float, float, int]]
                 ) -> dict:
     stem = osp.splitext(osp.basename(config))[0]
-    dataset, student, teacher, variant = parse_config_name(stem)
+    name = parse(config)
+    dataset, student, teacher = name.dataset, name.student, name.teacher
+    variant = name.variant or name.extra
     title = DATASETS[dataset][0]
     metric_key, metric = metric_of(dataset)
     task = 'Semantic Segmentation' if metric_key == 'mIoU' else \
         'Classification'
-    meta = {'Training Data': title}
+    meta = {'Training Data': title, 'Epochs': name.epochs,
+            'Batch Size': name.gpus * name.batch}
     if student:
         meta['Student Modality'] = student
     if teacher:
@@ -149,7 +127,6 @@ def model_entry(method: str, config: str,
             'Task': task, 'Dataset': title, 'Metrics': metrics,
             'Source': f"measured here, {MEASURED['date']} "
                       f"({MEASURED['doc']}; {MEASURED['caveat']})"})
-        meta['Epochs'] = MEASURED['epochs']
         meta['Training Resources'] = MEASURED['machine']
         meta['Training Time'] = MEASURED['time']
         meta['Command'] = MEASURED['command']
@@ -160,7 +137,7 @@ def model_entry(method: str, config: str,
             'Source': "the paper's Table {} (not measured here)".format(
                 2 if dataset == 'nyu' else 1)})
     return {
-        'Name': f'{method}_{stem}' if method != 'uni' else f'uni_{stem}',
+        'Name': stem,
         'In Collection': COLLECTION_NAMES[method],
         'Metadata': meta,
         'Results': results,
@@ -171,8 +148,7 @@ def model_entry(method: str, config: str,
 def collection(method: str, folder: str, configs: List[str]) -> dict:
     authors, title, paper, code = METHOD_SOURCES[method]
     titles = {
-        DATASETS[parse_config_name(osp.splitext(osp.basename(c))[0])[0]][0]
-        for c in configs
+        DATASETS[parse(c).dataset][0] for c in configs
     }
     out = {'Name': COLLECTION_NAMES[method],
            'Metadata': {'Training Data': sorted(titles)},
@@ -184,10 +160,21 @@ def collection(method: str, folder: str, configs: List[str]) -> dict:
     return out
 
 
+def _table_order(config: str) -> tuple:
+    """Data sets in the registry's order, then the paper's column order,
+    the plain cell before its variants."""
+    name = parse(config)
+    modalities = DATASETS[name.dataset][1]
+    return (list(DATASETS).index(name.dataset),
+            modalities.index(name.student) if name.student in modalities
+            else len(modalities), name.variant, name.extra)
+
+
 def metafile(method: str, folder: str, measured) -> dict:
     configs = sorted(
-        osp.relpath(p, REPO_ROOT)
-        for p in glob.glob(osp.join(REPO_ROOT, folder, '*.py')))
+        (osp.relpath(p, REPO_ROOT)
+         for p in glob.glob(osp.join(REPO_ROOT, folder, '*.py'))),
+        key=_table_order)
     return {'Collections': [collection(method, folder, configs)],
             'Models': [model_entry(method, c, measured) for c in configs]}
 

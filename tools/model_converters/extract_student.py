@@ -5,10 +5,11 @@ prefix removed), so ``tools/test.py`` evaluates it with the student's
 unimodal config, and MMPretrain / MMSegmentation load it like any of their
 own checkpoints (it loads under ``torch.load(weights_only=True)``)::
 
-    python tools/model_converters/extract_student.py \\
-        work_dirs/avdigits_audio_from_visual/selected.pth \\
+    W=work_dirs/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual
+    python tools/model_converters/extract_student.py $W/selected.pth \\
         work_dirs/avdigits_audio_fdkd.pth
-    python tools/test.py configs/unimodal/avdigits_audio.py \\
+    python tools/test.py \\
+        configs/unimodal/r18-w32_1xb32-12e_avdigits-audio.py \\
         work_dirs/avdigits_audio_fdkd.pth
 
 ``--part teacher`` extracts the teacher instead (useful when it was trained

@@ -7,9 +7,11 @@ mask with its classes, the tokens of a text. Same spirit and flags as
 MMPretrain's ``tools/visualization/browse_dataset.py``::
 
     python tools/visualization/browse_dataset.py \\
-        configs/fdkd/avdigits_audio_from_visual.py --show-number 8
+        configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py \\
+        --show-number 8
     python tools/visualization/browse_dataset.py \\
-        configs/fdkd/nyu_depth_from_rgb.py --phase val --output-dir vis/nyu
+        configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py \\
+        --phase val --output-dir vis/nyu
 
 Inputs are drawn min-max scaled per panel (the pipelines normalize), so a
 constant panel means a constant input: the tool says so for each one.
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 import fdkd_plugin  # noqa: F401  (compat fixes before any host import)
+from fdkd_plugin.config_names import config_arg
 from fdkd_plugin.registry import DATASETS
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
@@ -36,7 +39,7 @@ AUDIO_NAMES = ('audio', 'spec', 'spectrogram', 'sound')
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('config', help='a training config')
+    p.add_argument('config', type=config_arg, help='a training config')
     p.add_argument(
         '--output-dir',
         help='where the PNGs go (default: work_dirs/browse/<config name>)')

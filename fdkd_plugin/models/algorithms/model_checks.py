@@ -22,6 +22,8 @@ import torch
 from mmengine.structures import BaseDataElement
 from torch import nn
 
+from fdkd_plugin.config_names import find, parse_legacy
+
 __all__ = [
     'check_teacher_ckpt_exists', 'load_teacher_checkpoint', 'num_classes_of',
     'check_labels', 'unimodal_config_for', 'DISTILL_PREFIXES',
@@ -51,9 +53,10 @@ def unimodal_config_for(ckpt_path: str) -> Optional[str]:
 
     Runs write ``work_dirs/<config name>/selected.pth``
     (``fdkd.SelectedCheckpointHook``), so the checkpoint's directory names
-    the config: ``work_dirs/nyu_rgb/selected.pth`` ->
-    ``configs/unimodal/nyu_rgb.py``, when that file exists under the
-    repository root or the working directory.
+    the config: ``work_dirs/r18-deeplabv3plus_4xb4-50e_nyu-rgb/selected.pth``
+    -> ``configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py`` (a
+    directory named before 0.2, ``nyu_rgb``, names the same config), when
+    that file exists under the working directory or the repository root.
 
     Returns:
         str | None: The config path relative to the repository root.
@@ -62,9 +65,15 @@ def unimodal_config_for(ckpt_path: str) -> Optional[str]:
     if not name:
         return None
     rel = osp.join('configs', 'unimodal', f'{name}.py')
+    # a work dir named after a config from before 0.2 (avdigits_visual)
+    old = parse_legacy(rel)
     for root in (os.getcwd(), _REPO_ROOT):
         if osp.isfile(osp.join(root, rel)):
             return rel
+        if old is not None and old.method == 'uni' and old.student:
+            new = find('uni', old.dataset, old.student, root=root)
+            if new is not None:
+                return new
     return None
 
 

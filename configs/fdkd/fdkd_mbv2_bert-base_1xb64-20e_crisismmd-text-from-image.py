@@ -1,5 +1,6 @@
 # FDKD on CrisisMMD: a MobileNetV2 image teacher (trained with
-# configs/unimodal/crisismmd_image.py, frozen) distills into a BERT-base text
+# configs/unimodal/mbv2_1xb64-100e_crisismmd-image.py, frozen) distills into a
+# BERT-base text
 # student (paper Table 1: 79.1 %). The student's 768-d [CLS] feature is
 # mapped to the teacher's 1280 by the distiller's linear student_connector.
 # The student's optimizer (paper A.4): Adam, fixed lr 1e-5, 20 epochs.
@@ -8,7 +9,7 @@ model = dict(
     type='fdkd.CrossModalDistill',
     architecture=_base_.text_model,
     teacher=_base_.image_model,
-    teacher_ckpt='work_dirs/crisismmd_image/selected.pth',
+    teacher_ckpt='work_dirs/mbv2_1xb64-100e_crisismmd-image/selected.pth',
     student_modality='text',
     teacher_modality='image',
     distiller=_base_.fdkd_text_from_image)

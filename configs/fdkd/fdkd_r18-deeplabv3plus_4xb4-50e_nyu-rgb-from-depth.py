@@ -1,8 +1,10 @@
 # FDKD on NYU-Depth V2: a depth teacher (trained with
-# configs/unimodal/nyu_depth.py) distills into an RGB student (paper
+# configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-depth.py) distills into an
+# RGB student (paper
 # Table 2: Uni 34.1 -> FDKD 36.9 mIoU). Distiller as in
-# configs/fdkd/nyu_depth_from_rgb.py.
-#   tools/dist_train.sh configs/fdkd/nyu_rgb_from_depth.py 4
+# configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py.
+# tools/dist_train.sh
+# configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-rgb-from-depth.py 4
 _base_ = [
     '../_base_/datasets/nyu_depth_v2.py',
     '../_base_/models/deeplabv3plus_r18.py',
@@ -12,7 +14,7 @@ model = dict(
     type='fdkd.CrossModalDistill',
     architecture=_base_.rgb_model,
     teacher=_base_.depth_model,
-    teacher_ckpt='work_dirs/nyu_depth/selected.pth',
+    teacher_ckpt='work_dirs/r18-deeplabv3plus_4xb4-50e_nyu-depth/selected.pth',
     student_modality='rgb',
     teacher_modality='depth',
     distiller=_base_.fdkd_seg_distiller)

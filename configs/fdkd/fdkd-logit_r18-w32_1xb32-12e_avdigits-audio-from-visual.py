@@ -5,7 +5,8 @@
 # fdkd.FreqDecoupledDistiller is an MMRazor ConfigurableDistiller, so any
 # MMRazor loss joins it this way: a recorder on each side, the loss and its
 # forward mapping.
-_base_ = ['./avdigits_audio_from_visual.py', '../_base_/baselines/logit.py']
+_base_ = ['./fdkd_r18-w32_1xb32-12e_avdigits-audio-from-'
+          'visual.py', '../_base_/baselines/logit.py']
 _logit = _base_.logit_distiller
 model = dict(
     distiller=dict(

@@ -1,4 +1,4 @@
 # FDKD on CREMA-D, visual teacher -> audio student (the teacher
-# is trained with configs/unimodal/crema_d_visual.py).
+# is trained with configs/unimodal/r18_1xb64-100e_crema-d-visual.py).
 _base_ = ['../_base_/av/crema_d_kd.py']
 model = dict(_base_.audio_from_visual, distiller=_base_.fdkd_distiller)

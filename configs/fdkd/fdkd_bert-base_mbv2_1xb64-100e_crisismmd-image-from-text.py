@@ -1,5 +1,6 @@
 # FDKD on CrisisMMD: a BERT-base text teacher (trained with
-# configs/unimodal/crisismmd_text.py, frozen) distills into a MobileNetV2
+# configs/unimodal/bert-base_1xb64-20e_crisismmd-text.py, frozen) distills into
+# a MobileNetV2
 # image student (paper Table 1: 72.7 %). The student's 1280-d feature is
 # mapped to the teacher's 768 by the distiller's linear student_connector.
 # Only the student trains, with its own optimizer (paper A.4): SGD momentum
@@ -12,7 +13,7 @@ model = dict(
     type='fdkd.CrossModalDistill',
     architecture=_base_.image_model,
     teacher=_base_.text_model,
-    teacher_ckpt='work_dirs/crisismmd_text/selected.pth',
+    teacher_ckpt='work_dirs/bert-base_1xb64-20e_crisismmd-text/selected.pth',
     student_modality='image',
     teacher_modality='text',
     distiller=_base_.fdkd_image_from_text)

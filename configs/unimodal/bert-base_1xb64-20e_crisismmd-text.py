@@ -1,5 +1,6 @@
 # Unimodal BERT-base on the CrisisMMD tweets: the text teacher for
-# crisismmd_image_from_text, and the "Uni" row of the text column. Paper
+# fdkd_bert-base_mbv2_1xb64-100e_crisismmd-image-from-text.py, and the "Uni"
+# row of the text column. Paper
 # A.4: Adam, fixed lr 1e-5, 20 epochs.
 _base_ = ['../_base_/datasets/crisismmd.py', '../_base_/default_runtime.py']
 model = _base_.text_model

@@ -1,8 +1,8 @@
 # FDKD on avdigits in both directions at once: an audio student distilled
 # from the visual teacher (a_from_v) and a visual student from the audio
 # teacher (v_from_a), trained together from one data loader. Teachers come
-# from configs/unimodal/avdigits_{visual,audio}.py, as in the two
-# single-direction configs, whose students this run reproduces.
+# from configs/unimodal/r18-w32_1xb32-12e_avdigits-{visual,audio}.py, as in
+# the two single-direction configs, whose students this run reproduces.
 _base_ = ['../_base_/av/avdigits_kd.py']
 model = dict(
     type='fdkd.BidirectionalCrossModalDistill',

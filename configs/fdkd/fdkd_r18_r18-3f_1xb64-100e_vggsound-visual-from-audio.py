@@ -1,4 +1,4 @@
 # FDKD on VGGSound, audio teacher -> visual student (the teacher
-# is trained with configs/unimodal/vggsound_audio.py).
+# is trained with configs/unimodal/r18_1xb64-100e_vggsound-audio.py).
 _base_ = ['../_base_/av/vggsound_kd.py']
 model = dict(_base_.visual_from_audio, distiller=_base_.fdkd_distiller)
