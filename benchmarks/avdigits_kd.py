@@ -30,7 +30,8 @@ from typing import Callable, Dict, List, Optional
 
 import fdkd_plugin  # noqa: F401
 from fdkd_plugin.config_names import find
-from fdkd_plugin.experiments import directions_of, method_config
+from fdkd_plugin.experiments import (directions_of, method_config,
+                                     unimodal_config)
 from fdkd_plugin.utils.runs import (REPO_ROOT, data_options,
                                     markdown_table, train_and_test)
 # the FDKD / Feat step time lives with the other step benchmarks
@@ -134,7 +135,7 @@ def accuracy_table(args: argparse.Namespace) -> str:
         """The Uni run of ``modality`` at ``seed``: (checkpoint, test top-1)."""
         name = f'avdigits_{modality}'
         work = osp.join(args.work_dir, f'seed{seed}', name)
-        r = train_and_test(f'configs/unimodal/{name}.py', work,
+        r = train_and_test(unimodal_config('avdigits', modality), work,
                            common + [f'randomness.seed={seed}'], quiet=True)
         print(f'[seed {seed}] Uni {modality}: {r["accuracy/top1"]:.2f}',
               flush=True)

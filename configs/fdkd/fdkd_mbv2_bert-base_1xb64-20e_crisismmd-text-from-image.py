@@ -1,9 +1,9 @@
 # FDKD on CrisisMMD: a MobileNetV2 image teacher (trained with
-# configs/unimodal/mbv2_1xb64-100e_crisismmd-image.py, frozen) distills into a
-# BERT-base text
-# student (paper Table 1: 79.1 %). The student's 768-d [CLS] feature is
-# mapped to the teacher's 1280 by the distiller's linear student_connector.
-# The student's optimizer (paper A.4): Adam, fixed lr 1e-5, 20 epochs.
+# configs/unimodal/mbv2_1xb64-100e_crisismmd-image.py, frozen) distills into
+# a BERT-base text student (paper Table 1: 79.1 %). The student's 768-d
+# [CLS] feature is mapped to the teacher's 1280 by the distiller's linear
+# student_connector. The student's optimizer (paper A.4): Adam, fixed lr
+# 1e-5, 20 epochs.
 _base_ = ['../_base_/datasets/crisismmd.py', '../_base_/default_runtime.py']
 model = dict(
     type='fdkd.CrossModalDistill',

@@ -1,13 +1,11 @@
 # FDKD on NYU-Depth V2: an RGB teacher (trained with
-# configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py) distills into a depth
-# student (paper
-# Table 2: Uni 30.9 -> FDKD 33.2 mIoU). The distiller is described in
-# configs/_base_/models/deeplabv3plus_r18.py (2-D split of the decoder
-# feature, StdMSE on low, LogMSE on high, no shared heads; task loss = the
-# student's own segmentation CE).
-# tools/dist_train.sh
-# configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py 4   #
-# batch 4 x 4
+# configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-rgb.py) distills into a
+# depth student (paper Table 2: Uni 30.9 -> FDKD 33.2 mIoU). The distiller
+# is described in configs/_base_/models/deeplabv3plus_r18.py (2-D split of
+# the decoder feature, StdMSE on low, LogMSE on high, no shared heads; task
+# loss = the student's own segmentation CE). Batch 4 x 4:
+#   tools/dist_train.sh \
+#     configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py 4
 # Validation reports the student (mIoU) and, once, the frozen teacher on
 # RGB (teacher/mIoU); both on the test images (see the data config).
 _base_ = [

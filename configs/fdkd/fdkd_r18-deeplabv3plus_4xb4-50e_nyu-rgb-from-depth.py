@@ -1,10 +1,9 @@
 # FDKD on NYU-Depth V2: a depth teacher (trained with
 # configs/unimodal/r18-deeplabv3plus_4xb4-50e_nyu-depth.py) distills into an
-# RGB student (paper
-# Table 2: Uni 34.1 -> FDKD 36.9 mIoU). Distiller as in
+# RGB student (paper Table 2: Uni 34.1 -> FDKD 36.9 mIoU). Distiller as in
 # configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-depth-from-rgb.py.
-# tools/dist_train.sh
-# configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-rgb-from-depth.py 4
+#   tools/dist_train.sh \
+#     configs/fdkd/fdkd_r18-deeplabv3plus_4xb4-50e_nyu-rgb-from-depth.py 4
 _base_ = [
     '../_base_/datasets/nyu_depth_v2.py',
     '../_base_/models/deeplabv3plus_r18.py',

@@ -1,7 +1,6 @@
 # Unimodal BERT-base on the CrisisMMD tweets: the text teacher for
 # fdkd_bert-base_mbv2_1xb64-100e_crisismmd-image-from-text.py, and the "Uni"
-# row of the text column. Paper
-# A.4: Adam, fixed lr 1e-5, 20 epochs.
+# row of the text column. Paper A.4: Adam, fixed lr 1e-5, 20 epochs.
 _base_ = ['../_base_/datasets/crisismmd.py', '../_base_/default_runtime.py']
 model = _base_.text_model
 train_dataloader = dict(dataset=dict(pipeline=_base_.text_train_pipeline))

@@ -110,8 +110,9 @@ def test_feature_cka(tiny_avdigits, ckpts, tmp_path):
         '--cfg-options', *options(tiny_avdigits)
     ])
     outputs(out, 'self', 'png', 'json')
-    assert [n['name'] for n in res['networks']
-            ] == ['avdigits_audio_A', 'avdigits_audio_B']
+    assert [n['name'] for n in res['networks']] == [
+        'r18-w32_1xb32-12e_avdigits-audio_A',
+        'r18-w32_1xb32-12e_avdigits-audio_B']
     scores = res['layers']['inputs:backbone.layer4.1.relu#1']['cka']
     assert scores == pytest.approx(dict(raw=1, low=1, high=1), abs=1e-9)
 

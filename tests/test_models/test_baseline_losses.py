@@ -559,7 +559,7 @@ BASES = ['dkd', 'dml', 'nkd', 'afd', 'c2kd']
 
 
 def _child(method, direction='audio_from_visual', merge=True):
-    """A config as configs/baselines/{method}/avdigits_{direction}.py would
+    """A config as the AV-digits child of configs/baselines/{method}/ would
     be: the AV-digits composite base plus the method's base."""
     cfg = Config.fromfile(f'{REPO_ROOT}/configs/_base_/av/avdigits.py')
     base = Config.fromfile(f'{REPO_ROOT}/configs/_base_/baselines/{method}.py')

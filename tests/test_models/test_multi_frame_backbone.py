@@ -19,6 +19,7 @@ from fdkd_helpers import REPO_ROOT
 
 from fdkd_plugin.models.backbones import (FrameFolding, average_frame_records,
                                           frame_mean, frames_per_clip)
+from fdkd_plugin.experiments import method_config
 from fdkd_plugin.registry import MODELS
 
 
@@ -120,7 +121,7 @@ FDKD = ['audio_from_visual', 'visual_from_audio']
 
 def load_fdkd(direction: str) -> Config:
     cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs', 'fdkd', f'vggsound_{direction}.py'))
+        osp.join(REPO_ROOT, method_config('fdkd', 'vggsound', direction)))
     cfg.model.teacher_ckpt = None  # no trained teacher here
     return cfg
 
