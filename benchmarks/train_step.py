@@ -309,7 +309,7 @@ class PlainFDKD:
 
     def __init__(self, cfg, device: torch.device) -> None:
         arch, teacher = cfg.model.architecture, cfg.model.teacher
-        width = cfg.model.distiller.in_channels
+        width = teacher.head.in_channels  # the feature auto records
         classes = cfg.model.distiller.num_classes
         self.device = device
         self.student = PlainResNet(arch.backbone, classes, width).to(device)

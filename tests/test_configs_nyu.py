@@ -97,7 +97,8 @@ def test_paper_settings():
         d = cfg.model.distiller
         assert (d.pool, d.align, d.task_heads) == (False, False, False)
         assert (d.freq, d.log, d.scale) == (True, True, True)
-        assert d.in_channels == 128
+        # traced: (N, 128, H/4, W/4), test_models/test_auto_feature.py
+        assert d.feature == 'auto'
 
 
 @pytest.mark.parametrize('path', ALL, ids=[osp.basename(p)[:-3] for p in ALL])

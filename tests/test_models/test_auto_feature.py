@@ -4,6 +4,7 @@ and V3, EfficientNet, RegNet, ConvNeXt, ViT / DeiT, Swin; FCN, PSPNet,
 UPerNet, SegFormer), widths are projected (a ViT teacher for a ResNet
 student), explicit recorders win, and the losses of an auto config equal
 the shipped config's."""
+import glob
 import os.path as osp
 
 import pytest
@@ -253,8 +254,7 @@ def test_deeplabv3plus_is_the_configured_decoder_feature():
     model = cfg.model.architecture
     model.backbone.init_cfg = None  # no download
     choice = find_feature(build(model))
-    want = cfg.model.distiller.student_recorders.feat.source
-    assert choice.source == want == \
+    assert choice.source == \
         'decode_head.sep_bottleneck.1.pointwise_conv.activate'
     assert (choice.kind, choice.record_idx, choice.shape[1]) == (
         'ModuleInputs', 0, 128)
@@ -275,25 +275,43 @@ def batch(n=4):
     return inputs, [DataSample().set_gt_label(i % 10) for i in range(n)]
 
 
-def test_auto_config_equals_the_shipped_one():
-    """Nothing but feature='auto' in the distiller: the same recorders,
-    in_channels and num_classes as configs/_base_/models/fdkd_resnet18.py
-    (+ AV-digits' half width), the same initial weights from the same seed,
-    hence the same losses."""
+def pinned(distiller: dict, source: str, record_idx: int,
+           in_channels: int) -> dict:
+    """``distiller`` with the recorders written out, as the base configs'
+    comments pin them (and as they were written before auto)."""
+    out = {k: v for k, v in distiller.items() if k != 'feature'}
+    for side in ('student', 'teacher'):
+        out[f'{side}_recorders'] = dict(
+            feat=dict(type='mmrazor.ModuleInputs', source=source))
+        out[f'{side}_feat'] = dict(recorder='feat', record_idx=record_idx,
+                                   data_idx=0)
+    out['in_channels'] = in_channels
+    return out
+
+
+def test_shipped_auto_config_equals_its_pinned_recorders():
+    """The AV-digits FDKD config leaves the feature to 'auto': it resolves
+    to the recorders, in_channels and num_classes the base's comment pins
+    (configs/_base_/models/fdkd_resnet18.py, half width), with the same
+    initial weights from the same seed, hence the same losses."""
     shipped = Config.fromfile(AV)
     shipped.model.teacher_ckpt = None
+    assert shipped.model.distiller.feature == 'auto'
+    fixed = Config.fromfile(AV)
+    fixed.model.teacher_ckpt = None
+    fixed.model.distiller = pinned(
+        fixed.model.distiller.to_dict(), 'backbone.layer4.1.relu', 1, 256)
     torch.manual_seed(0)
-    a = build(shipped.model)
+    a = build(fixed.model)
     torch.manual_seed(0)
-    b = build(auto_cfg().model)
+    b = build(shipped.model)
+    assert b.distiller_cfg == a.distiller_cfg == fixed.model.distiller
     d = b.distiller
     assert (d.in_channels, d.num_classes) == (256, 10)
     assert d.student_connector is None
     for side in ('student', 'teacher'):
         rec = getattr(d, f'{side}_recorders').recorders['feat']
         assert rec.source == 'backbone.layer4.1.relu'
-        assert getattr(d, f'{side}_feat') == dict(
-            recorder='feat', record_idx=1, data_idx=0)
     # tracing draws nothing from the global RNG and the networks are built
     # where MMRazor builds them: the same initial weights, so a run gives
     # the same numbers (a 1-epoch AV-digits run logs identical losses)
@@ -306,7 +324,49 @@ def test_auto_config_equals_the_shipped_one():
     la, lb = a.loss(inputs, samples), b.loss(inputs, samples)
     assert la.keys() == lb.keys()
     for key in la:
-        torch.testing.assert_close(la[key], lb[key])
+        torch.testing.assert_close(la[key], lb[key], rtol=0, atol=0)
+
+
+def _auto_cells():
+    """(config, direction key or '') of every shipped distiller on auto."""
+    cells = []
+    for path in sorted(glob.glob(osp.join(REPO_ROOT, 'configs/fdkd/*.py'))):
+        model = Config.fromfile(path).model
+        parts = model.get('directions') or {'': model}
+        cells += [(path, k) for k, m in parts.items()
+                  if m.distiller.get('feature') == 'auto']
+    return cells
+
+
+AUTO_CELLS = _auto_cells()
+
+
+@pytest.mark.parametrize(
+    'path,part', AUTO_CELLS,
+    ids=[osp.basename(p)[:-3] + (f'-{k}' if k else '')
+         for p, k in AUTO_CELLS])
+def test_every_shipped_auto_config_resolves_to_the_paper_feature(path, part):
+    cfg = Config.fromfile(path)
+    model = cfg.model.directions[part] if part else cfg.model
+    model.teacher_ckpt = None
+    for net in (model.architecture, model.teacher):
+        net.get('backbone', {}).pop('init_cfg', None)  # no download
+    algo = build(model)
+    if 'decode_head' in model.architecture:  # DeepLabV3+, (N, 128, h, w)
+        want = pinned(model.distiller.to_dict(),
+                      'decode_head.sep_bottleneck.1.pointwise_conv.activate',
+                      0, 128)
+    else:  # ResNet-18: layer4's last ReLU, its second call
+        width = model.teacher.head.in_channels
+        want = pinned(model.distiller.to_dict(), 'backbone.layer4.1.relu',
+                      1, width)
+    got = algo.distiller_cfg
+    # an added loss's recorders (FDKD + logit KD) stay beside the feature
+    for side in ('student', 'teacher'):
+        extra = {k: v for k, v in
+                 (model.distiller.get(f'{side}_recorders') or {}).items()}
+        want[f'{side}_recorders'] = dict(extra, **want[f'{side}_recorders'])
+    assert got == want
 
 
 def test_widths_differ_projection_and_explicit_recorders_win():

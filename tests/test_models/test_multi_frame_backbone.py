@@ -139,9 +139,11 @@ def test_vggsound_visual_network_folds_three_frames(direction):
         ]
         assert [t.num_frames for t in loads] == [3], loader
     assert cfg.visual_model.backbone.type == 'fdkd.MultiFrameBackbone'
-    distiller = cfg.model.distiller
+    # feature='auto' traces the folded network like the one-frame one
+    with DefaultScope.overwrite_default_scope('fdkd'):
+        distiller = MODELS.build(cfg.model).distiller_cfg
     for side in ('student', 'teacher'):
-        assert distiller[f'{side}_recorders'].feat.source == \
+        assert distiller[f'{side}_recorders']['feat']['source'] == \
             'backbone.layer4.1.relu'
         assert distiller.get(f'{side}_connector') is None
 

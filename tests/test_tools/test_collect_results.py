@@ -518,3 +518,32 @@ def test_controls_are_rows_next_to_their_method_and_not_ranked(tmp_path):
     }
     assert 'A gain over Uni that a control keeps does not come from the ' \
         'teacher' in markdown
+
+
+def test_auto_feature_runs_match_the_runs_that_pinned_it():
+    """The FDKD configs leave the feature to 'auto'. A run made before (or
+    with the recorders written out) records the same feature: the same
+    method. A run that recorded another layer is not."""
+    cfg = Config.fromfile(osp.join(
+        REPO_ROOT,
+        'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'))
+    auto = cfg.model.to_dict()
+    assert auto['distiller']['feature'] == 'auto'
+    pinned = dict(auto, distiller={
+        k: v for k, v in auto['distiller'].items() if k != 'feature'})
+    for side in ('student', 'teacher'):
+        pinned['distiller'][f'{side}_recorders'] = dict(feat=dict(
+            type='mmrazor.ModuleInputs', source='backbone.layer4.1.relu'))
+        pinned['distiller'][f'{side}_feat'] = dict(
+            recorder='feat', record_idx=1, data_idx=0)
+    pinned['distiller']['in_channels'] = 256
+    assert collect.model_signature(auto) == collect.model_signature(pinned)
+    other = dict(pinned, distiller=dict(
+        pinned['distiller'],
+        student_feat=dict(recorder='feat', record_idx=0, data_idx=0)))
+    assert collect.model_signature(other) != collect.model_signature(auto)
+    # both directions at once: each direction resolved
+    both = dict(type='fdkd.BidirectionalCrossModalDistill',
+                directions=dict(a_from_v=auto))
+    assert collect.model_signature(both)['directions']['a_from_v'][
+        'distiller'] == collect.model_signature(pinned)['distiller']

@@ -40,6 +40,7 @@ variants are ranked; ties share the mark). The footer states how each data
 set's checkpoints were selected, read from the runs' configs.
 """
 import argparse
+import copy
 import csv
 import glob
 import json
@@ -52,12 +53,14 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 from fdkd_plugin.config_names import (ConfigName, find, parse,
                                       parse_legacy)
 from fdkd_plugin.experiments import (DATASETS, GROUPS, METHOD_LABELS,
                                      MODALITY_ABBR)
 from fdkd_plugin.models.algorithms.controls import CONTROLS
+from fdkd_plugin.registry import MODELS
 from fdkd_plugin.utils.runs import read_identity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -151,12 +154,49 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _uses_auto(model: Any) -> bool:
+    if not isinstance(model, dict):
+        return False
+    if isinstance(model.get('directions'), dict):
+        return any(map(_uses_auto, model['directions'].values()))
+    distiller = model.get('distiller')
+    return isinstance(distiller, dict) and distiller.get('feature') == 'auto'
+
+
+_RESOLVED: Dict[str, Any] = {}
+
+
+def resolve_auto_feature(model: Any) -> Any:
+    """``model`` with each distiller's ``feature='auto'`` replaced by the
+    recorders, widths and projection it resolves to (the networks are built
+    and traced once per distinct config, without a checkpoint), so a run
+    that pinned what ``auto`` chooses is the same method as a config that
+    leaves it to ``auto``, and a run that recorded another layer is not."""
+    if not _uses_auto(model):
+        return model
+    if isinstance(model.get('directions'), dict):
+        return dict(model, directions={
+            k: resolve_auto_feature(v)
+            for k, v in model['directions'].items()})
+    key = json.dumps(model, sort_keys=True, default=str)
+    if key not in _RESOLVED:
+        cfg = copy.deepcopy(model)
+        cfg.update(teacher_ckpt=None, teacher_cache=None, control=None)
+        with DefaultScope.overwrite_default_scope('fdkd'):
+            built = MODELS.build(cfg)
+        # an algorithm that keeps no resolved config compares as written
+        _RESOLVED[key] = _plain(
+            getattr(built, 'distiller_cfg', model['distiller']))
+    return dict(model, distiller=copy.deepcopy(_RESOLVED[key]))
+
+
 def model_signature(model: Any) -> Any:
-    """``model`` as plain data, ``teacher_ckpt`` reduced to set / not set
-    (its path differs per run, whether there is one does not), without
+    """``model`` as plain data, ``feature='auto'`` resolved
+    (:func:`resolve_auto_feature`), ``teacher_ckpt`` reduced to set / not
+    set (its path differs per run, whether there is one does not), without
     ``control`` (a control of a method is that method's config plus the
     one key)."""
-    sig = _plain(model)
+    sig = resolve_auto_feature(_plain(model))
     if isinstance(sig, dict):
         sig.pop('control', None)
         if 'teacher_ckpt' in sig:

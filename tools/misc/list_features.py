@@ -103,8 +103,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     calls = trace_modules(
         network,
         lambda: network(inputs, data['data_samples'], mode='tensor'))
+    # the recorders as built: feature='auto' resolved to what it records
     recorded = recorded_calls(
-        model_cfg.get('distiller') if distill else None, args.side)
+        getattr(model, 'distiller_cfg', model_cfg.get('distiller'))
+        if distill else None, args.side)
     try:  # what feature='auto' takes on this batch
         auto = find_feature(network, inputs)
     except ValueError:  # not an image classifier / segmentor

@@ -15,7 +15,7 @@ audio_model = dict(
 visual_model = dict(
     backbone=_resnet,
     head=dict(num_classes=10, in_channels=_width * 8))
-fdkd_distiller = dict(num_classes=10, in_channels=_width * 8)
+fdkd_distiller = dict(num_classes=10)
 
 # short schedule: the paper's optimizer and poly decay, fewer epochs; no
 # weight decay, as the field's code (see schedules/sgd_poly_100e.py)

@@ -91,9 +91,14 @@ del _backbone, _decode_head, _auxiliary_head, _preprocessor  # in the models
 # classifier and no low/high task heads (align=False, task_heads=False), so
 # the task loss is the student's own segmentation CE (decode + 0.4 aux,
 # logged as student.*), paper Fig. 3; no labels reach the distiller.
-# Feature: the decoder's last feature before the classifier conv, taken
-# before its ReLU (paper A.3: "before the ReLU activation"): the input of the
-# ReLU of sep_bottleneck.1's pointwise conv, (N, 128, H/4, W/4). In eval
+# Feature (feature='auto' traces it at build, the log prints it): the
+# decoder's last feature before the classifier conv, taken before its ReLU
+# (paper A.3: "before the ReLU activation"): the input of the ReLU of
+# sep_bottleneck.1's pointwise conv, (N, 128, H/4, W/4), pinned by
+#     student_recorders=dict(feat=dict(type='mmrazor.ModuleInputs',
+#         source='decode_head.sep_bottleneck.1.pointwise_conv.activate')),
+#     student_feat=dict(recorder='feat', record_idx=0, data_idx=0),
+#     (the same for the teacher), in_channels=128. In eval
 # mode decode_head.conv_seg sees exactly ReLU(this); recording conv_seg's
 # input instead would give the post-ReLU feature, and in training also the
 # head's Dropout2d(0.1) mask on the student side only. (The decode head's
@@ -104,17 +109,10 @@ del _backbone, _decode_head, _auxiliary_head, _preprocessor  # in the models
 # its per-sample size, at most 4 (StdMSE: 2 - 2r, r = the Pearson
 # correlation of the two maps). The paper does not state a scale for maps;
 # set model.distiller.reduction='mean' for the literal 1/(N*D).
-_seg_feat = 'decode_head.sep_bottleneck.1.pointwise_conv.activate'
 fdkd_seg_distiller = dict(
     type='fdkd.FreqDecoupledDistiller',
     num_classes=40,
-    in_channels=128,
-    student_recorders=dict(
-        feat=dict(type='mmrazor.ModuleInputs', source=_seg_feat)),
-    teacher_recorders=dict(
-        feat=dict(type='mmrazor.ModuleInputs', source=_seg_feat)),
-    student_feat=dict(recorder='feat', record_idx=0, data_idx=0),
-    teacher_feat=dict(recorder='feat', record_idx=0, data_idx=0),
+    feature='auto',
     pool=False,
     cutoff=0.5,
     keep_dc=False,
@@ -126,4 +124,3 @@ fdkd_seg_distiller = dict(
 )
 cross_modal_val_cfg = dict(type='fdkd.CrossModalValLoop')
 cross_modal_test_cfg = dict(type='fdkd.CrossModalTestLoop')
-del _seg_feat

@@ -1,19 +1,21 @@
-# The FDKD distiller on ResNet-18: the feature is the input of the final
-# ReLU of the last block (layer4.1), i.e. before the ReLU (paper A.3), pooled
-# to (N, 512). mmpretrain's BasicBlock calls its `relu` twice per forward:
-# record_idx=1 is the second, final call; data_idx=0 its only input.
+# The FDKD distiller. feature='auto' finds the feature the paper distills
+# (A.3: the pre-activation output of the last stage) by tracing both
+# networks once at build, and sets the recorders, in_channels (the teacher's
+# width) and, when the widths differ, a learned projection of the student's
+# feature (fdkd_plugin/models/algorithms/auto_feature.py). On mmpretrain's
+# ResNet-18 it is the input of the second call of layer4's last ReLU,
+# pooled to (N, 512) (N, 256 at half width); the log prints the choice once,
+# and the explicit recorders pin it:
+#     student_recorders=dict(feat=dict(type='mmrazor.ModuleInputs',
+#                                      source='backbone.layer4.1.relu')),
+#     student_feat=dict(recorder='feat', record_idx=1, data_idx=0),
+#     (and the same for the teacher), in_channels=512
 # (MMRazor algorithms switch ReLUs to inplace=False, so the record is the
 # pre-activation value.) A data config sets num_classes.
 fdkd_distiller = dict(
     type='fdkd.FreqDecoupledDistiller',
     num_classes=2,
-    in_channels=512,
-    student_recorders=dict(
-        feat=dict(type='mmrazor.ModuleInputs', source='backbone.layer4.1.relu')),
-    teacher_recorders=dict(
-        feat=dict(type='mmrazor.ModuleInputs', source='backbone.layer4.1.relu')),
-    student_feat=dict(recorder='feat', record_idx=1, data_idx=0),
-    teacher_feat=dict(recorder='feat', record_idx=1, data_idx=0),
+    feature='auto',
     pool=True,
     cutoff=0.5,
     keep_dc=False,

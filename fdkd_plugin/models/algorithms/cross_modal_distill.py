@@ -183,6 +183,7 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
         if isinstance(distiller, dict) and distiller.get('feature') == 'auto':
             architecture, teacher, distiller = self._resolve_auto_feature(
                 architecture, teacher, distiller)
+        resolved_distiller = copy.deepcopy(distiller)
         distiller = fill_loss_classes(distiller, architecture,
                                       self._key('distiller.distill_losses'))
         super().__init__(
@@ -199,6 +200,9 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
             **kwargs)
         self.student_modality = student_modality
         self.teacher_modality = teacher_modality
+        #: the distiller config with ``feature='auto'`` resolved to the
+        #: recorders, widths and projection it chose (the config to pin)
+        self.distiller_cfg: Dict = resolved_distiller
         check_class_counts(self.student, self.teacher, self.distiller,
                            self._key)
         found = num_classes_of(self.student)
