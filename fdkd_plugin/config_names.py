@@ -21,7 +21,7 @@ e.g. ``fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py``,
 The names before 0.2 (``configs/fdkd/avdigits_audio_from_visual.py``,
 ``configs/unimodal/nyu_rgb.py``) still resolve, with a warning, in every
 tool that takes a config (:func:`resolve`, or ``type=config_arg`` on an
-argparse argument); they go in the release after.
+argparse argument), until 0.3 (``docs/changelog.md``).
 """
 import glob
 import os.path as osp
@@ -204,8 +204,8 @@ def resolve(path: str, root: Optional[str] = None) -> str:
         return path
     new = osp.join(base, new) if root is None and base != '.' else new
     warnings.warn(f'{path} was renamed to {new} (the OpenMMLab name '
-                  'pattern, fdkd 0.2); the old name works until the next '
-                  'release', FutureWarning, stacklevel=2)
+                  'pattern, fdkd 0.2); the old name works until 0.3 '
+                  '(docs/changelog.md)', FutureWarning, stacklevel=2)
     return new
 
 
