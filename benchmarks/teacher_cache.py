@@ -12,8 +12,9 @@ The default direction is V <- A, whose teacher (the audio network on the
 deterministic spectrogram) is the one a cache may serve; the A <- V teacher
 sees random frames and crops, so it runs with ``fixed_view=True`` (one view
 per clip, not the same training). Validation and checkpoints are off; the
-teacher is ``work_dirs/avdigits_{teacher}/selected.pth`` when it exists,
-else random weights (the time does not depend on them).
+teacher is the config's ``teacher_ckpt`` (the unimodal config's
+``work_dirs/<config name>/selected.pth``) when it exists, else random
+weights (the time does not depend on them).
 
     python benchmarks/teacher_cache.py --max-iters 2 --epochs 2   # smoke
     python benchmarks/teacher_cache.py --epochs 4 --repeats 2     # full
@@ -38,6 +39,7 @@ import torch
 
 import fdkd_plugin  # noqa: F401
 from common import machine_info
+from fdkd_plugin.experiments import method_config
 from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table
 
 DIRECTIONS = {
@@ -79,8 +81,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def make_cfg(args: argparse.Namespace, cache: bool, work_dir: str):
     from mmengine.config import Config
-    cfg = Config.fromfile(
-        osp.join(REPO_ROOT, f'configs/fdkd/avdigits_{args.direction}.py'))
+    cfg = Config.fromfile(osp.join(
+        REPO_ROOT, method_config('fdkd', 'avdigits', args.direction)))
     loader = cfg.train_dataloader
     dataset = loader.dataset
     dataset.data_root = args.data_root
@@ -92,7 +94,8 @@ def make_cfg(args: argparse.Namespace, cache: bool, work_dir: str):
     if args.max_iters:
         dataset.indices = args.max_iters * loader.batch_size
     teacher = DIRECTIONS[args.direction]
-    ckpt = osp.join(REPO_ROOT, f'work_dirs/avdigits_{teacher}/selected.pth')
+    # the teacher the config names (its unimodal config's default work dir)
+    ckpt = osp.join(REPO_ROOT, cfg.model.teacher_ckpt)
     cfg.model.teacher_ckpt = ckpt if osp.isfile(ckpt) else None
     if cache:
         cfg.model.teacher_cache = dict(
