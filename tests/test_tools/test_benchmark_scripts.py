@@ -3,8 +3,22 @@ here: each run is the smallest the script allows, and the checks are on
 what it prints, not on speed). A config renamed or moved breaks them here
 instead of at the next ``make bench``."""
 import pytest
+import torch
+from mmengine.config import Config
 
 from fdkd_helpers import load_script
+
+
+@pytest.fixture(autouse=True)
+def process_state_kept():
+    """A benchmark run in-process leaves the process as it found it: the
+    config formatting the Runner's log skips while timing, and the thread
+    count (the scripts' --threads sets it; restored here, as the command
+    line's process ends)."""
+    formatted, threads = Config.pretty_text, torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+    assert Config.pretty_text is formatted
 
 
 @pytest.mark.slow
