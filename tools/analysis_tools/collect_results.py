@@ -263,7 +263,6 @@ class ConfigIndex:
 
 def _dataset_of(cfg: Config, config_path: Optional[str],
                 run_dir: str) -> Optional[str]:
-    by_length = sorted(DATASETS, key=len, reverse=True)
     parsed = _config_name(config_path)
     if parsed is not None:
         return parsed.dataset
@@ -272,11 +271,17 @@ def _dataset_of(cfg: Config, config_path: Optional[str],
     dtype = dtype.split('.')[-1]
     if dtype in DATASET_TYPES:
         return DATASET_TYPES[dtype]
+    return _dataset_of_folders(run_dir)
+
+
+def _dataset_of_folders(run_dir: str) -> Optional[str]:
+    """The data set the innermost folder of ``run_dir`` names (a config
+    name, either pattern, or the data set's own name)."""
     for part in reversed(osp.normpath(run_dir).split(os.sep)):
         parsed = _config_name(part)
         if parsed is not None:
             return parsed.dataset
-        if part in by_length:
+        if part in DATASETS:
             return part
     return None
 
@@ -388,13 +393,7 @@ def _from_names(run: Run) -> None:
         if run.student is None:
             run.student, run.teacher = named.student, named.teacher
     if run.dataset is None:
-        for part in reversed(parts):
-            for name in sorted(DATASETS, key=len, reverse=True):
-                if part == name or part.startswith(name + '_'):
-                    run.dataset = name
-                    break
-            if run.dataset:
-                break
+        run.dataset = _dataset_of_folders(run.path)
     m = _DIRECTION.match(base)
     if m and run.student is None:
         run.student, run.teacher = m.group('student'), m.group('teacher')
