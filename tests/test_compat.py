@@ -200,6 +200,86 @@ def test_cpu_distributed_fix_works(single_process_group):
     assert out.shape == (1, 2)
 
 
+# 5. one yapf formatting per config text ------------------------------------
+class _CountingFormat:
+    """yapf's ``FormatCode`` (the unpatched one), counting its calls."""
+
+    def __init__(self, format_code) -> None:
+        self.format_code = format_code
+        self.calls = 0
+
+    def __call__(self, text, *args, **kwargs):
+        self.calls += 1
+        return self.format_code(text, *args, **kwargs)
+
+
+def _small_config():
+    from mmengine import Config
+    return Config(dict(model=dict(type='Net', depth=18, widths=[32, 64]),
+                       optim=dict(lr=0.05)))
+
+
+def test_config_format_fix_still_needed(monkeypatch):
+    import mmengine.config.config as config_module
+    counting = _CountingFormat(
+        config_module.FormatCode.__wrapped_format_code__)
+    monkeypatch.setattr(config_module, 'FormatCode', counting)
+    cfg = _small_config()
+    assert cfg.pretty_text == cfg.pretty_text
+    # MMEngine formats the same text again on every call (logging it,
+    # dumping it, each checkpoint's meta)
+    assert counting.calls == 2, (
+        'MMEngine now formats a config once by itself: delete '
+        'patch_config_format_cache from fdkd_plugin/compat.py')
+
+
+def test_config_format_fix_formats_each_text_once(monkeypatch):
+    import mmengine.config.config as config_module
+    assert compat.patch_config_format_cache() is False  # applied by import
+    original = config_module.FormatCode.__wrapped_format_code__
+    cfg = _small_config()
+    monkeypatch.setattr(config_module, 'FormatCode', original)
+    expected = cfg.pretty_text  # what MMEngine writes without the fix
+    counting = _CountingFormat(original)
+    monkeypatch.setattr(config_module, 'FormatCode',
+                        compat._memoized_format_code(counting))
+    assert cfg.pretty_text == expected
+    assert cfg.pretty_text == expected
+    assert counting.calls == 1
+    # a changed config is formatted again, and says so
+    cfg.optim.lr = 0.1
+    assert 'lr=0.1' in cfg.pretty_text and counting.calls == 2
+    cfg.optim.lr = 0.05
+    assert cfg.pretty_text == expected and counting.calls == 2
+    # the style is part of the key
+    fmt = config_module.FormatCode
+    text = 'x = dict(a=1,b=2)\n'
+    pep8 = fmt(text, style_config=dict(based_on_style='pep8'))
+    google = fmt(text, style_config=dict(based_on_style='google',
+                                         column_limit=10))
+    assert pep8 == original(text, style_config=dict(based_on_style='pep8'))
+    assert google == original(
+        text, style_config=dict(based_on_style='google', column_limit=10))
+    assert counting.calls == 4
+    # a text yapf refuses is not remembered: it raises every time
+    for _ in range(2):
+        with pytest.raises(Exception):
+            fmt('x = (', style_config=dict(based_on_style='pep8'))
+    assert counting.calls == 6
+
+
+def test_config_format_cache_is_bounded(monkeypatch):
+    counting = _CountingFormat(lambda text, **kw: (text.upper(), True))
+    fmt = compat._memoized_format_code(counting)
+    for i in range(compat._FORMAT_CACHE_SIZE + 5):
+        assert fmt(f'x{i}') == (f'X{i}', True)
+    assert len(fmt.cache) == compat._FORMAT_CACHE_SIZE
+    fmt('x0')  # the oldest was dropped: formatted again
+    assert counting.calls == compat._FORMAT_CACHE_SIZE + 6
+
+
 def test_apply_all_is_applied_by_import():
+    import mmengine.config.config as config_module
     from mmengine.runner.checkpoint import CheckpointLoader
     assert CheckpointLoader._schemes[''] is compat.load_from_local_safe
+    assert hasattr(config_module.FormatCode, '__wrapped_format_code__')
