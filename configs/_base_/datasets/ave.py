@@ -48,9 +48,14 @@ visual_test_pipeline = [
     dict(type='fdkd.PackMultiModalInputs', modalities=('visual', ))
 ]
 
+# default_collate stacks each modality in the loader's worker, so two
+# tensors reach the main process per batch instead of two per sample
+# (MMEngine's pseudo_collate): 54 -> 9 ms a batch of 32 AV-digits clips
+# with one worker on 2 cores (docs/benchmarks.md, Runner loop)
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,
+    collate_fn=dict(type='default_collate'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
@@ -61,6 +66,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=64,
     num_workers=2,
+    collate_fn=dict(type='default_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
@@ -72,6 +78,7 @@ val_dataloader = dict(
 test_dataloader = dict(
     batch_size=64,
     num_workers=2,
+    collate_fn=dict(type='default_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
