@@ -19,7 +19,7 @@ help:
 	@echo "make test  - install (once), run the test suite on CPU"
 	@echo "make data [PRESET=strong_teacher] - build the AV-digits data set only (the preset: data/avdigits_strong_teacher)"
 	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [PRESET=strong_teacher] [OUT=docs/results.md] - train teachers and every method both ways (resumable), print Table 1"
-	@echo "make bench [DEVICE=cuda] [BENCH_DIR=work_dirs/benchmarks] - every speed benchmark, one table file each (run it on a quiet machine)"
+	@echo "make bench [DEVICE=cuda] [BENCH_DIR=work_dirs/benchmarks] [SCALES="1 4 16"] - every speed benchmark, one table file each (run it on a quiet machine)"
 
 venv:
 	@bash tools/install_env.sh
@@ -50,8 +50,11 @@ table: $(if $(filter avdigits,$(DATASET)),data,venv)
 # table also written to $(BENCH_DIR)/<name>.md (about 5 min on 2 CPU cores)
 DEVICE ?= cpu
 BENCH_DIR ?= work_dirs/benchmarks
+# the data-set sizes of the scaling benchmark, in multiples of AV-digits
+SCALES ?= 1 4 16
 bench: data
 	@mkdir -p $(BENCH_DIR)
 	set -o pipefail; $(PY) benchmarks/train_step.py --device $(DEVICE) | tee $(BENCH_DIR)/train_step.md
 	set -o pipefail; $(PY) benchmarks/audio_frontend.py --device $(DEVICE) --reps 7 | tee $(BENCH_DIR)/audio_frontend.md
 	set -o pipefail; $(PY) benchmarks/teacher_cache.py --epochs 4 --repeats 2 | tee $(BENCH_DIR)/teacher_cache.md
+	set -o pipefail; $(PY) benchmarks/scaling.py --scales $(SCALES) | tee $(BENCH_DIR)/scaling.md

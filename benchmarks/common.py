@@ -13,7 +13,9 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-__all__ = ['machine_info', 'interleaved', 'median_ms', 'Timer']
+__all__ = [
+    'machine_info', 'interleaved', 'median_ms', 'Timer', 'training_only'
+]
 
 
 def _cpu_model() -> str:
@@ -98,3 +100,21 @@ def interleaved(runs: Dict[str, Callable[[], float]], reps: int,
 def median_ms(values: List[float]) -> float:
     """The median of seconds, in milliseconds."""
     return statistics.median(values) * 1e3
+
+
+def training_only(cfg, work_dir: str, epochs: int, seed: int = 0):
+    """``cfg`` set up to time training epochs: ``epochs`` epochs into
+    ``work_dir`` with ``seed``, no validation, test, checkpoints, learning-rate
+    schedule, custom hooks or per-interval logging. Returns ``cfg``."""
+    cfg.work_dir = work_dir
+    cfg.experiment_name = os.path.basename(work_dir)
+    cfg.randomness = dict(seed=seed)
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
+    cfg.custom_hooks = []
+    cfg.log_level = 'WARNING'
+    return cfg

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 import fdkd_plugin  # noqa: F401
-from common import machine_info
+from common import machine_info, training_only
 from fdkd_plugin.experiments import method_config
 from fdkd_plugin.utils.runs import REPO_ROOT, markdown_table
 
@@ -108,18 +108,7 @@ def make_cfg(args: argparse.Namespace, cache: bool, work_dir: str):
         if args.cache == 'disk':  # a fresh folder: epoch 1 must fill it
             cfg.model.teacher_cache.dir = tempfile.mkdtemp(
                 prefix='cache_', dir=work_dir)
-    cfg.work_dir = work_dir
-    cfg.experiment_name = osp.basename(work_dir)
-    cfg.randomness = dict(seed=args.seed)
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=args.epochs)
-    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
-    cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10**6)
-    cfg.custom_hooks = []
-    cfg.log_level = 'WARNING'
-    return cfg
+    return training_only(cfg, work_dir, args.epochs, args.seed)
 
 
 def train_once(args: argparse.Namespace, cache: bool, run: int) -> Dict:
