@@ -1,8 +1,8 @@
 # Cross-modal distillation on AV-digits: one model fragment per direction
 # (fdkd.CrossModalDistill with the student, the teacher, their modalities
-# and the teacher checkpoint that configs/unimodal/avdigits_<teacher>.py
-# leaves), and the loops that validate both networks. A child adds a
-# method's fragment, e.g.
+# and the checkpoint its unimodal config leaves, e.g.
+# configs/unimodal/r18-w32_1xb32-12e_avdigits-visual.py), and the loops
+# that validate both networks. A child adds a method's fragment, e.g.
 #   model = dict(_base_.audio_from_visual, **_base_.dml_model)
 _base_ = ['avdigits.py']
 audio_from_visual = dict(

@@ -1,8 +1,8 @@
 # Cross-modal distillation on CREMA-D: one model fragment per direction
 # (fdkd.CrossModalDistill with the student, the teacher, their modalities
-# and the teacher checkpoint that configs/unimodal/crema_d_<teacher>.py
-# leaves), and the loops that validate both networks. A child adds a
-# method's fragment, e.g.
+# and the checkpoint its unimodal config leaves, e.g.
+# configs/unimodal/r18_1xb64-100e_crema-d-visual.py), and the loops
+# that validate both networks. A child adds a method's fragment, e.g.
 #   model = dict(_base_.audio_from_visual, **_base_.dml_model)
 _base_ = ['crema_d.py']
 audio_from_visual = dict(

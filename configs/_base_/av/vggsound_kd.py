@@ -1,8 +1,8 @@
 # Cross-modal distillation on VGGSound: one model fragment per direction
 # (fdkd.CrossModalDistill with the student, the teacher, their modalities
-# and the teacher checkpoint that configs/unimodal/vggsound_<teacher>.py
-# leaves), and the loops that validate both networks. A child adds a
-# method's fragment, e.g.
+# and the checkpoint its unimodal config leaves, e.g.
+# configs/unimodal/r18-3f_1xb64-100e_vggsound-visual.py), and the loops
+# that validate both networks. A child adds a method's fragment, e.g.
 #   model = dict(_base_.audio_from_visual, **_base_.dml_model)
 _base_ = ['vggsound.py']
 audio_from_visual = dict(
