@@ -18,12 +18,13 @@ import os
 import os.path as osp
 import re
 import warnings
-from typing import Dict, List, NamedTuple, Tuple, Type
+from typing import Callable, Dict, List, NamedTuple, Tuple, Type
 
 __all__ = [
     'UTF8_BOM', 'FRAME_EXTENSIONS', 'decode_index', 'read_index_lines',
     'read_index_csv', 'require_rows', 'missing_index_error', 'RowSkips',
-    'WavHeader', 'read_wav_header', 'has_frames', 'jpeg_is_truncated'
+    'WavHeader', 'WavTruncatedError', 'read_wav_header', 'parse_wav_bytes',
+    'has_frames', 'jpeg_is_truncated'
 ]
 
 #: The UTF-8 byte-order mark.
@@ -222,6 +223,73 @@ class WavHeader(NamedTuple):
     frames: int  #: samples per channel present in the file
     sample_rate: int  #: Hz
     channels: int
+    #: bytes from the start of the file to the first sample
+    data_offset: int = 0
+    #: bits per sample (the format chunk's)
+    bits: int = 0
+    #: the format chunk's tag: 1 integer PCM, 3 IEEE float, 0xFFFE extensible
+    format_tag: int = 0
+    big_endian: bool = False  #: a ``RIFX`` file
+
+
+class WavTruncatedError(ValueError):
+    """A WAV file whose data chunk declares more bytes than follow it."""
+
+
+def _parse_wav(read_at: Callable[[int, int], bytes], size: int,
+               path: str) -> WavHeader:
+    """The chunk walk of :func:`read_wav_header` over ``read_at(pos, n)``
+    (the ``n`` bytes at ``pos``) of a file of ``size`` bytes; a header of
+    0 frames is returned, not refused."""
+    head = read_at(0, 12)
+    if len(head) < 12 or head[8:12] != b'WAVE' or \
+            head[:4] not in (b'RIFF', b'RIFX', b'RF64'):
+        raise ValueError(
+            f'audio file {path} is not a WAV file (it starts with '
+            f'{head[:12]!r}); convert it to WAV or fix audio_tmpl')
+    order = 'big' if head[:4] == b'RIFX' else 'little'
+    rf64 = head[:4] == b'RF64'
+    pos, fmt = 12, None
+    while pos + 8 <= size:
+        chunk = read_at(pos, 8)
+        cid, csize = chunk[:4], int.from_bytes(chunk[4:], order)
+        if cid == b'fmt ':
+            fmt = read_at(pos + 8, 16)
+            if len(fmt) < 16:
+                break
+        elif cid == b'data':
+            if fmt is None:
+                raise ValueError(f'audio file {path} has its samples '
+                                 'before its format chunk; write it '
+                                 'again as a plain WAV')
+            channels = int.from_bytes(fmt[2:4], order)
+            rate = int.from_bytes(fmt[4:8], order)
+            align = int.from_bytes(fmt[12:14], order)
+            if channels < 1 or rate < 1 or align < 1:
+                raise ValueError(
+                    f'audio file {path} has a broken format chunk '
+                    f'({channels} channels, {rate} Hz, {align} bytes per '
+                    'frame); write it again')
+            present = size - pos - 8
+            # 0 / 0xFFFFFFFF: a streaming writer that never came back to
+            # fill in the size; RF64 keeps the size in its ds64 chunk
+            unknown = rf64 or csize in (0, 0xFFFFFFFF)
+            if not unknown and csize > present:
+                raise WavTruncatedError(
+                    f'audio file {path} is truncated: its header '
+                    f'declares {csize // align} samples, the file holds '
+                    f'{present // align}; copy or extract it again')
+            return WavHeader(
+                frames=(present if unknown else csize) // align,
+                sample_rate=rate,
+                channels=channels,
+                data_offset=pos + 8,
+                bits=int.from_bytes(fmt[14:16], order),
+                format_tag=int.from_bytes(fmt[0:2], order),
+                big_endian=order == 'big')
+        pos += 8 + csize + (csize & 1)  # chunks are padded to even size
+    raise ValueError(f'audio file {path} has no data chunk (truncated, or not '
+                     'a WAV file); copy or extract it again')
 
 
 def read_wav_header(path: str) -> WavHeader:
@@ -238,62 +306,45 @@ def read_wav_header(path: str) -> WavHeader:
             follow the header are counted.
 
     Returns:
-        WavHeader: frames, sample rate and channels.
+        WavHeader: frames, sample rate and channels (and where the samples
+        lie and how they are stored).
 
     Raises:
-        ValueError: The file is not a WAV file, is truncated or holds no
-            samples; the message names the file and says what to do.
+        ValueError: The file is not a WAV file, is truncated
+            (:class:`WavTruncatedError`) or holds no samples; the message
+            names the file and says what to do.
         OSError: The file cannot be opened.
     """
     size = osp.getsize(path)
     with open(path, 'rb') as f:
-        head = f.read(12)
-        if len(head) < 12 or head[8:12] != b'WAVE' or \
-                head[:4] not in (b'RIFF', b'RIFX', b'RF64'):
-            raise ValueError(
-                f'audio file {path} is not a WAV file (it starts with '
-                f'{head[:12]!r}); convert it to WAV or fix audio_tmpl')
-        order = 'big' if head[:4] == b'RIFX' else 'little'
-        rf64 = head[:4] == b'RF64'
-        pos, fmt = 12, None
-        while pos + 8 <= size:
+
+        def read_at(pos: int, n: int) -> bytes:
             f.seek(pos)
-            chunk = f.read(8)
-            cid, csize = chunk[:4], int.from_bytes(chunk[4:], order)
-            if cid == b'fmt ':
-                fmt = f.read(16)
-                if len(fmt) < 16:
-                    break
-            elif cid == b'data':
-                if fmt is None:
-                    raise ValueError(f'audio file {path} has its samples '
-                                     'before its format chunk; write it '
-                                     'again as a plain WAV')
-                channels = int.from_bytes(fmt[2:4], order)
-                rate = int.from_bytes(fmt[4:8], order)
-                align = int.from_bytes(fmt[12:14], order)
-                if channels < 1 or rate < 1 or align < 1:
-                    raise ValueError(
-                        f'audio file {path} has a broken format chunk '
-                        f'({channels} channels, {rate} Hz, {align} bytes per '
-                        'frame); write it again')
-                present = size - pos - 8
-                # 0 / 0xFFFFFFFF: a streaming writer that never came back to
-                # fill in the size; RF64 keeps the size in its ds64 chunk
-                unknown = rf64 or csize in (0, 0xFFFFFFFF)
-                if not unknown and csize > present:
-                    raise ValueError(
-                        f'audio file {path} is truncated: its header '
-                        f'declares {csize // align} samples, the file holds '
-                        f'{present // align}; copy or extract it again')
-                frames = (present if unknown else csize) // align
-                if frames == 0:
-                    raise ValueError(f'audio file {path} holds no samples; '
-                                     'extract it again or remove its row')
-                return WavHeader(frames, rate, channels)
-            pos += 8 + csize + (csize & 1)  # chunks are padded to even size
-    raise ValueError(f'audio file {path} has no data chunk (truncated, or not '
-                     'a WAV file); copy or extract it again')
+            return f.read(n)
+
+        header = _parse_wav(read_at, size, path)
+    if header.frames == 0:
+        raise ValueError(f'audio file {path} holds no samples; '
+                         'extract it again or remove its row')
+    return header
+
+
+def parse_wav_bytes(data: bytes, path: str) -> WavHeader:
+    """The header of a WAV file read whole into ``data``, as
+    :func:`read_wav_header` reads it from disk, except that a file without
+    samples gives ``frames=0`` instead of an error.
+
+    Args:
+        data (bytes): The whole file.
+        path (str): Its name, for the error messages.
+
+    Returns:
+        WavHeader: The header.
+
+    Raises:
+        ValueError: Not a WAV file, or truncated (:class:`WavTruncatedError`).
+    """
+    return _parse_wav(lambda pos, n: data[pos:pos + n], len(data), path)
 
 
 def has_frames(frames_dir: str) -> bool:

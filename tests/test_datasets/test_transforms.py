@@ -128,6 +128,90 @@ def test_load_audio_corrupt_and_missing_files(av_writer):
         LoadAudio()(dict(clip_id='c9', audio_path=None))
 
 
+def _riff(fmt: bytes, frames: bytes, extra: bytes = b'',
+          magic: bytes = b'RIFF') -> bytes:
+    """A WAV file by hand: an ``extra`` chunk between ``fmt `` and
+    ``data`` (as some writers put LIST chunks there); no byte-order
+    swapping, so a ``RIFX`` file carries its big-endian fields in ``fmt``.
+    """
+    order = 'big' if magic == b'RIFX' else 'little'
+
+    def chunk(cid: bytes, body: bytes) -> bytes:
+        pad = b'\0' * (len(body) & 1)
+        return cid + len(body).to_bytes(4, order) + body + pad
+
+    body = b'WAVE' + chunk(b'fmt ', fmt) + extra + chunk(b'data', frames)
+    return magic + len(body).to_bytes(4, order) + body
+
+
+def _fmt(tag: int, channels: int, rate: int, bits: int,
+         order: str = 'little') -> bytes:
+    align = channels * bits // 8
+    return b''.join(
+        v.to_bytes(n, order)
+        for v, n in ((tag, 2), (channels, 2), (rate, 4), (rate * align, 4),
+                     (align, 2), (bits, 2)))
+
+
+@pytest.mark.parametrize('channels', [1, 2])
+def test_load_audio_pcm16_read_in_memory_equals_soundfile(
+        av_writer, channels):
+    """The in-memory 16-bit PCM reader gives soundfile's float32 values,
+    bit for bit, with a chunk before the samples and an odd-sized one;
+    other encodings and byte orders go to soundfile, as before."""
+    import soundfile
+    rng = np.random.default_rng(channels)
+    pcm = rng.integers(-32768, 32767, (700, channels), dtype=np.int16)
+    odd = b'LIST' + (3).to_bytes(4, 'little') + b'abc\0'
+    path = av_writer.root / f'pcm16_{channels}.wav'
+    path.write_bytes(
+        _riff(_fmt(1, channels, 700, 16), pcm.astype('<i2').tobytes(), odd))
+    ref = soundfile.read(str(path), dtype='float32', always_2d=True)[0].T
+    wav, sr = LoadAudio._read_pcm16_wav(str(path))
+    assert sr == 700 and wav.dtype == np.float32 and wav.shape == ref.shape
+    np.testing.assert_array_equal(wav, ref)
+    out = LoadAudio(sample_rate=700, duration=1.0, mono=False)(
+        dict(audio_path=str(path)))['audio']
+    np.testing.assert_array_equal(out.reshape(channels, -1), ref)
+    # 24-bit PCM, float and big-endian 16-bit: not this reader's
+    for name, data in (
+            ('pcm24', _riff(_fmt(1, channels, 700, 24), b'\0' * 6 * 10)),
+            ('float', _riff(_fmt(3, channels, 700, 32), b'\0' * 8 * 10)),
+            ('rifx', _riff(_fmt(1, channels, 700, 16, 'big'),
+                           pcm.astype('>i2').tobytes(), magic=b'RIFX'))):
+        other = av_writer.root / f'{name}_{channels}.wav'
+        other.write_bytes(data)
+        assert LoadAudio._read_pcm16_wav(str(other)) is None, name
+    # a RIFX file still loads, through soundfile, to the same values
+    out = LoadAudio(sample_rate=700, duration=1.0, mono=False)(
+        dict(audio_path=str(av_writer.root / f'rifx_{channels}.wav')))
+    np.testing.assert_array_equal(out['audio'].reshape(channels, -1), ref)
+
+
+def test_wav_header_from_bytes_and_from_disk_agree(av_writer):
+    from fdkd_plugin.datasets.checks import (WavTruncatedError,
+                                             parse_wav_bytes, read_wav_header)
+    data = _riff(_fmt(1, 2, 8000, 16), b'\1\0' * 2 * 50,
+                 b'junk' + (5).to_bytes(4, 'little') + b'12345\0')
+    path = av_writer.root / 'both.wav'
+    path.write_bytes(data)
+    head = read_wav_header(str(path))
+    assert head == parse_wav_bytes(data, str(path))
+    assert (head.frames, head.sample_rate, head.channels, head.bits,
+            head.format_tag, head.big_endian) == (50, 8000, 2, 16, 1, False)
+    assert data[head.data_offset - 8:head.data_offset - 4] == b'data'
+    # cut short: the same error from both, and from the loader
+    cut = av_writer.root / 'cut.wav'
+    cut.write_bytes(data[:-40])
+    for read in (lambda: read_wav_header(str(cut)),
+                 lambda: parse_wav_bytes(data[:-40], str(cut)),
+                 lambda: LoadAudio()(dict(audio_path=str(cut)))):
+        with pytest.raises(WavTruncatedError,
+                           match=r'cut\.wav is truncated: its header '
+                           r'declares 50 samples, the file holds 40'):
+            read()
+
+
 @pytest.mark.parametrize('kwargs, match', [
     (dict(sample_rate=0), r'sample_rate=0'),
     (dict(duration=-1.0), r'duration=-1.0'),
@@ -195,6 +279,39 @@ def test_spectrogram_float32_within_its_bound(tiny_avdigits):
     assert 0 < worst < 1e-4
     with pytest.raises(ValueError, match=r"precision='float16'"):
         Spectrogram(precision='float16')
+
+
+@pytest.mark.parametrize('center, pad_mode', [(True, 'constant'),
+                                               (True, 'reflect'),
+                                               (True, 'replicate'),
+                                               (True, 'circular'),
+                                               (False, 'constant')])
+@pytest.mark.parametrize('precision', ['float64', 'float32'])
+def test_stft_magnitude_is_torch_stft(center, pad_mode, precision):
+    """The framed FFT gives torch.stft's spectrum bit for bit (what the
+    transform computed before): frames, padding, a window shorter than
+    n_fft (centred) and two channels."""
+    rng = np.random.default_rng(0)
+    dtype = getattr(torch, precision)
+    for wav, n_fft, hop, win_length, window in (
+            (rng.normal(0, 0.1, 1500), 256, 353, None, 'hann'),
+            (rng.normal(0, 0.1, (2, 900)), 255, 64, 200, 'hamming'),
+            (rng.normal(0, 0.1, 700), 128, 100, 128, 'boxcar')):
+        wav = wav.astype(np.float32)
+        length = win_length or n_fft
+        win = {'hann': torch.hann_window, 'hamming': torch.hamming_window,
+               'boxcar': lambda n, periodic, dtype: torch.ones(n, dtype=dtype)
+               }[window](length, periodic=True, dtype=dtype)
+        ref = torch.stft(
+            torch.as_tensor(wav, dtype=dtype), n_fft, hop, length, win,
+            center, pad_mode, False, True, return_complex=True)
+        ref = np.abs(ref.numpy())  # numpy's complex abs, as ours takes it
+        got = stft_magnitude(wav, n_fft, hop, win_length, window, center,
+                             pad_mode, precision)
+        assert got.dtype == ref.dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, ref)
+    with pytest.raises(ValueError, match=r'100 samples.*n_fft=128'):
+        stft_magnitude(np.zeros(100), n_fft=128, center=False)
 
 
 def test_spectrogram_hand_computed_dft():

@@ -4,6 +4,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.registry import TRANSFORMS
@@ -21,20 +22,46 @@ _PAD_MODES: Tuple[str, ...] = ('constant', 'reflect', 'replicate', 'circular')
 
 
 #: the STFT's precision: float64 matches librosa to ~1e-6 of the z-scored
-#: log spectrogram; float32 is ~2.5x faster with an error bounded as stated
-#: in :class:`Spectrogram`
+#: log spectrogram; float32 is 1.5-2x faster (docs/benchmarks.md) with an
+#: error bounded as stated in :class:`Spectrogram`
 PRECISIONS: Dict[str, torch.dtype] = {
     'float64': torch.float64,
     'float32': torch.float32,
 }
+_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 
 
 @functools.lru_cache(maxsize=16)
-def _window(window: str, win_length: int,
+def _window(window: str, win_length: int, n_fft: int,
             dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """The periodic window, built once per (name, length, dtype);
+    """The periodic window of ``win_length`` samples zero-padded on both
+    sides to ``n_fft`` (the left pad ``(n_fft - win_length) // 2``, as
+    ``torch.stft`` and librosa place it), built once per arguments;
     read-only."""
-    return _WINDOWS[window](win_length, periodic=True, dtype=dtype)
+    win = _WINDOWS[window](win_length, periodic=True, dtype=dtype)
+    left = (n_fft - win_length) // 2
+    return F.pad(win, (left, n_fft - win_length - left))
+
+
+def _signal(wav: np.ndarray, dtype: torch.dtype, pad: int,
+            pad_mode: str) -> torch.Tensor:
+    """``(N, )`` or ``(C, N)`` samples as a ``dtype`` tensor, with ``pad``
+    samples added on both sides of the last axis as
+    ``torch.stft(center=True)`` adds them (none when ``pad`` is 0). Zero
+    padding is written by numpy, cast included: torch's slice assignment
+    cost 30 us per 1 s clip, numpy's 5."""
+    wav = np.asarray(wav)
+    if pad == 0:
+        return torch.as_tensor(wav, dtype=dtype)
+    if pad_mode == 'constant':
+        out = np.zeros(wav.shape[:-1] + (wav.shape[-1] + 2 * pad, ),
+                       dtype=_NUMPY_DTYPES[dtype])
+        out[..., pad:pad + wav.shape[-1]] = wav
+        return torch.from_numpy(out)
+    # reflect / replicate / circular pad a (batch, channel, N) tensor
+    x = torch.as_tensor(wav, dtype=dtype)
+    return F.pad(x.reshape(1, -1, x.shape[-1]), (pad, pad),
+                 pad_mode).reshape(x.shape[:-1] + (-1, ))
 
 
 def stft_magnitude(wav: np.ndarray,
@@ -55,6 +82,11 @@ def stft_magnitude(wav: np.ndarray,
     pad_mode))``; librosa's ``pad_mode`` default is ``'constant'`` (zeros)
     since librosa 0.10 (``'reflect'`` before).
 
+    The frames are a strided view of the (padded) signal, windowed and
+    transformed by one batched real FFT: the arithmetic of ``torch.stft``
+    (same frames, window and FFT) without its per-call set-up, which on a
+    1 s clip took most of the time (145 against 30 us, one thread).
+
     Args:
         wav (np.ndarray): ``(N, )`` or ``(C, N)`` samples.
         n_fft (int): FFT size. Defaults to 512.
@@ -70,28 +102,22 @@ def stft_magnitude(wav: np.ndarray,
 
     Returns:
         np.ndarray: ``(F, T)`` (``(C, F, T)`` for ``(C, N)`` input) of the
-        ``precision`` dtype,
+        ``precision`` dtype, C-contiguous,
         ``F = n_fft // 2 + 1``, ``T = 1 + N // hop`` when ``center`` else
         ``1 + (N - n_fft) // hop``.
     """
     win_length = n_fft if win_length is None else win_length
     dtype = PRECISIONS[precision]
-    x = torch.as_tensor(np.asarray(wav), dtype=dtype)
-    win = _window(window, win_length, dtype)
+    x = _signal(wav, dtype, n_fft // 2 if center else 0, pad_mode)
+    if x.shape[-1] < n_fft:
+        raise ValueError(f'stft_magnitude: {x.shape[-1]} samples (after '
+                         f'padding) are fewer than n_fft={n_fft}')
+    frames = x.unfold(-1, n_fft, hop_length)  # (..., T, n_fft), a view
     # float64 keeps log(|S| + eps) exact where |S| is small
-    spec = torch.stft(
-        x,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        window=win,
-        center=center,
-        pad_mode=pad_mode,
-        normalized=False,
-        onesided=True,
-        return_complex=True)  # (..., F, T) complex128 (complex64)
-    # numpy's complex abs is several times faster than torch's on CPU
-    return np.abs(spec.numpy())
+    spec = torch.fft.rfft(frames * _window(window, win_length, n_fft, dtype))
+    # numpy's complex abs is several times faster than torch's on CPU;
+    # (..., T, F) -> (..., F, T)
+    return np.ascontiguousarray(np.abs(spec.numpy()).swapaxes(-1, -2))
 
 
 @TRANSFORMS.register_module()
@@ -135,8 +161,8 @@ class Spectrogram(BaseTransform):
         mean (float, optional): Mean for ``'mean_std'`` (required there).
         std (float, optional): Std for ``'mean_std'`` (required, > 0).
         precision (str): ``'float64'`` (librosa's numbers to ~1e-6) or
-            ``'float32'``: the STFT, log and normalization in float32, about
-            2.5x faster. Bound (tested on generated AV-digits clips): over
+            ``'float32'``: the STFT, log and normalization in float32,
+            1.5-2x faster on 1-3 s clips. Bound (tested on generated AV-digits clips): over
             the bins within 80 dB of the clip's peak, the L2 error of
             ``log(S + eps)`` is at most 1e-4 of the L2 norm of the centred
             float64 log spectrogram (measured: <= 4e-6); bins more than
@@ -233,8 +259,11 @@ class Spectrogram(BaseTransform):
             spec += spec.dtype.type(self.eps)
             np.log(spec, out=spec)
         if self.normalize == 'zscore':
-            spec -= spec.mean()
-            std = np.sqrt(np.mean(spec * spec))  # = np.std of the input
+            # np.mean's own sum and division without its Python wrapper
+            # (about 10 us a call on a 1 s clip): the same bits
+            spec -= np.add.reduce(spec, axis=None) / spec.size
+            std = np.sqrt(np.add.reduce(spec * spec, axis=None) /
+                          spec.size)  # = np.std of the input
             spec /= std + spec.dtype.type(self.eps)
         elif self.normalize == 'mean_std':
             spec = (spec - spec.dtype.type(self.mean)) / spec.dtype.type(
