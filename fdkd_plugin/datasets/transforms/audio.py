@@ -162,12 +162,12 @@ class Spectrogram(BaseTransform):
         std (float, optional): Std for ``'mean_std'`` (required, > 0).
         precision (str): ``'float64'`` (librosa's numbers to ~1e-6) or
             ``'float32'``: the STFT, log and normalization in float32,
-            1.5-2x faster on 1-3 s clips. Bound (tested on generated AV-digits clips): over
-            the bins within 80 dB of the clip's peak, the L2 error of
-            ``log(S + eps)`` is at most 1e-4 of the L2 norm of the centred
-            float64 log spectrogram (measured: <= 4e-6); bins more than
-            80 dB down hold float32 rounding noise of the FFT. Defaults to
-            ``'float64'``.
+            1.5-2x faster on 1-3 s clips. Bound (tested on generated
+            AV-digits clips): over the bins within 80 dB of the clip's
+            peak, the L2 error of ``log(S + eps)`` is at most 1e-4 of the
+            L2 norm of the centred float64 log spectrogram (measured:
+            <= 4e-6); bins more than 80 dB down hold float32 rounding
+            noise of the FFT. Defaults to ``'float64'``.
     """
 
     NORMALIZE: Tuple[Optional[str], ...] = (None, 'zscore', 'mean_std')

@@ -130,8 +130,8 @@ class LoadAudio(BaseTransform):
         """A little-endian 16-bit PCM WAV as soundfile reads it, or None
         for any other file (which then goes to soundfile, and reports its
         own error). The file is read whole and its header parsed in memory
-        (:func:`~fdkd_plugin.datasets.checks.parse_wav_bytes`): about 50 us
-        less per 1 s clip than Python's ``wave`` module.
+        (:func:`~fdkd_plugin.datasets.checks.parse_wav_bytes`): about 20 us
+        for a 1 s clip, where Python's ``wave`` module took 36 us.
 
         Raises:
             WavTruncatedError: The header declares more samples than the
