@@ -30,6 +30,21 @@ __all__ = ['CrossModalDistill']
 Inputs = Dict[str, torch.Tensor]
 
 
+def scale_losses(losses: dict, factor: float) -> dict:
+    """``losses`` with every entry that MMEngine sums into the total (a
+    key containing ``'loss'``; a tensor or a list of them) times
+    ``factor``; the others (accuracies, ...) as they are."""
+    def scaled(value):
+        if isinstance(value, (list, tuple)):
+            return type(value)(v * factor for v in value)
+        return value * factor
+
+    return {
+        k: scaled(v) if 'loss' in k else v
+        for k, v in losses.items()
+    }
+
+
 @MODELS.register_module()
 class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
     """Cross-modal knowledge distillation inside MMRazor.
@@ -110,6 +125,11 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
             ``'no_teacher_terms'`` (every loss term that reads the teacher
             is dropped). The results collector shows each as its own row
             under the method. Defaults to None.
+        student_loss_weight (float): Factor on the student's own task
+            losses (``student.*``, e.g. its head's cross-entropy), beside
+            the distiller's terms. Hinton-style KD weights the hard labels
+            low: RepDistiller runs KD with CE 0.1 + KL 0.9
+            (``configs/_base_/baselines/logit.py``). Defaults to 1.0.
         cfg_prefix (str): Where this algorithm sits in the config, for error
             messages only: ``'model'``, or ``'model.directions.a_from_v'``
             inside ``fdkd.BidirectionalCrossModalDistill`` (which sets it).
@@ -140,9 +160,16 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
                  teacher_cache: Optional[Dict] = None,
                  data_preprocessor: Optional[Dict] = None,
                  control: Optional[str] = None,
+                 student_loss_weight: float = 1.0,
                  cfg_prefix: str = 'model',
                  **kwargs) -> None:
         self.cfg_prefix = cfg_prefix
+        if isinstance(student_loss_weight, bool) or not isinstance(
+                student_loss_weight, (int, float)) or not \
+                0 <= student_loss_weight < float('inf'):
+            raise ValueError(
+                f'{self._key("student_loss_weight")}='
+                f'{student_loss_weight!r} must be a finite number >= 0')
         if isinstance(teacher_modality, (list, tuple)):
             teacher_modality = tuple(teacher_modality)  # a fused teacher
         for name, value in (('student_modality', student_modality),
@@ -200,6 +227,7 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
             **kwargs)
         self.student_modality = student_modality
         self.teacher_modality = teacher_modality
+        self.student_loss_weight = float(student_loss_weight)
         #: the distiller config with ``feature='auto'`` resolved to the
         #: recorders, widths and projection it chose (the config to pin)
         self.distiller_cfg: Dict = resolved_distiller
@@ -298,6 +326,9 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
             if self.calculate_student_loss:
                 student_losses = self.student(
                     student_inputs, data_samples, mode='loss')
+                if self.student_loss_weight != 1:
+                    student_losses = scale_losses(
+                        student_losses, self.student_loss_weight)
                 losses.update(add_prefix(student_losses, 'student'))
             else:
                 self.student(student_inputs, data_samples, mode='tensor')
