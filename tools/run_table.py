@@ -16,7 +16,10 @@ that of ``benchmarks/avdigits_kd.py``::
 so ``--work-dir work_dirs/bench_avdigits`` reuses the benchmark's runs. Each
 run is ``fdkd_plugin.utils.runs.train_and_test`` (``tools/train.py`` then
 ``tools/test.py`` on ``selected.pth``): a finished run (``done.json``) is
-reused, an interrupted one resumes, so the sweep continues where it stopped.
+reused, an interrupted one resumes, so the sweep continues where it stopped;
+a run whose config has changed since it was made (its
+``config_fingerprint.json``) is set aside as ``<dir>.stale-<k>`` and
+retrained (``--dry-run`` lists such runs with the keys that changed).
 A failed run is reported and the sweep goes on (the students of a failed
 teacher are skipped); the exit status is then 1. At the end
 ``tools/analysis_tools/collect_results.py`` prints the table of everything
@@ -37,8 +40,8 @@ from analysis_tools import collect_results as collector
 from fdkd_plugin.experiments import (DATASETS, METHODS, directions_of,
                                      method_config, modalities_of,
                                      unimodal_config)
-from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, train_and_test,
-                                    write_identity)
+from fdkd_plugin.utils.runs import (REPO_ROOT, data_options, stale_reason,
+                                    train_and_test, write_identity)
 
 CPU_TIMES = """CPU time per run on 2 cores (AV-digits, its 12-epoch schedule):
 about 1.2 min for the visual Uni, 2.7-5 min for the audio Uni and about
@@ -77,7 +80,15 @@ class PlannedRun:
         return f'seed{self.seed} {self.method} {self.student}<-{self.teacher}'
 
     def is_done(self) -> bool:
-        return osp.isfile(osp.join(REPO_ROOT, self.work_dir, 'done.json'))
+        """Finished with the config it would train now (a run whose config
+        has changed since is retrained: ``stale``)."""
+        return osp.isfile(osp.join(REPO_ROOT, self.work_dir,
+                                   'done.json')) and self.stale() is None
+
+    def stale(self) -> Optional[str]:
+        """Why this run's folder was made with another config (the keys
+        that changed), or None."""
+        return stale_reason(self.work_dir, self.config, self.cfg_options)
 
     def write_identity(self) -> str:
         """``experiment.json`` in the work dir: what this run is, for the
@@ -358,15 +369,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                     args.epochs, controls)
     except ValueError as err:
         sys.exit(f'--controls: {err}')
+    stale = {r.work_dir: r.stale() for r in runs}
     done = sum(r.is_done() for r in runs)
-    print(f'{len(runs)} runs ({done} done, {len(runs) - done} to train) '
-          f'under {work_dir}; methods: {", ".join(methods)}')
+    n_stale = sum(why is not None for why in stale.values())
+    print(f'{len(runs)} runs ({done} done, {len(runs) - done} to train'
+          + (f', of which {n_stale} because their config changed'
+             if n_stale else '') +
+          f') under {work_dir}; methods: {", ".join(methods)}')
     if args.dry_run:
         for r in runs:
-            state = 'done' if r.is_done() else 'todo'
+            state = 'stale' if stale[r.work_dir] else \
+                'done' if r.is_done() else 'todo'
             model = [o for o in r.cfg_options if o.startswith('model.')]
-            print(f'  {state}  {r.name}: {r.config} -> {r.work_dir}' +
+            print(f'  {state:5}  {r.name}: {r.config} -> {r.work_dir}' +
                   (f' ({", ".join(model)})' if model else ''))
+            if stale[r.work_dir]:
+                print(f'         {stale[r.work_dir]}')
         return 0
     if not osp.isdir(osp.join(REPO_ROOT, data_root)):
         how = 'build it with `make data`' if args.dataset == 'avdigits' \

@@ -1,17 +1,22 @@
 """Resumable "train, then test the selected checkpoint" runs, for the demo
 and the benchmarks (each run a ``tools/train.py`` + ``tools/test.py``
 process, exactly what a user would type)."""
+import argparse
+import functools
+import hashlib
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     'REPO_ROOT', 'IDENTITY_FILE', 'IDENTITY_KEYS', 'data_options',
-    'write_identity', 'read_identity', 'train_and_test', 'markdown_table'
+    'write_identity', 'read_identity', 'FINGERPRINT_FILE',
+    'resolved_config', 'config_changes', 'stale_reason', 'train_and_test',
+    'markdown_table'
 ]
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -81,6 +86,112 @@ def read_identity(run_dir: str) -> Optional[dict]:
     return identity
 
 
+#: the resolved config a run was made with (its sha256 and the config
+#: itself), written before training: a finished or interrupted run whose
+#: config has changed since is not reused (``train_and_test``)
+FINGERPRINT_FILE = 'config_fingerprint.json'
+
+
+def _plain(value):
+    """JSON for a resolved config value: a class or function by its
+    qualified name (its repr would hold a memory address)."""
+    name = getattr(value, '__qualname__', type(value).__name__)
+    return f'{getattr(value, "__module__", "?")}.{name}'
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(config: str, cfg_options: Tuple[str, ...]) -> str:
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, config), import_custom_modules=False)
+    if cfg_options:
+        # parsed exactly as tools/train.py parses --cfg-options
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+        cfg.merge_from_dict(
+            parser.parse_args(['--cfg-options', *cfg_options]).cfg_options)
+    return json.dumps(cfg.to_dict(), sort_keys=True, default=_plain)
+
+
+def resolved_config(config: str, cfg_options: Sequence[str] = ()) -> dict:
+    """``config`` as a run trains it: its bases merged and ``cfg_options``
+    applied (as ``tools/train.py`` does), as plain JSON data."""
+    return json.loads(_resolved(config, tuple(cfg_options)))
+
+
+def _sha256(resolved: dict) -> str:
+    text = json.dumps(resolved, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _flatten(value, prefix: str = '') -> Dict[str, object]:
+    if isinstance(value, dict) and value:
+        out: Dict[str, object] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f'{prefix}.{k}' if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def config_changes(old: dict, new: dict) -> List[str]:
+    """``key: old -> new`` for every leaf of two resolved configs that
+    differs (``<absent>`` for a missing one), sorted by key."""
+    a, b = _flatten(old), _flatten(new)
+    absent = '<absent>'
+    return [
+        f'{k}: {a.get(k, absent)!r} -> {b.get(k, absent)!r}'
+        for k in sorted(set(a) | set(b)) if a.get(k, absent) != b.get(
+            k, absent)
+    ]
+
+
+def stale_reason(work_dir: str, config: str,
+                 cfg_options: Sequence[str] = ()) -> Optional[str]:
+    """Why the run in ``work_dir`` was made with another config than
+    ``config`` + ``cfg_options`` resolve to now (the changed keys), or None
+    when it was made with this one, or has no fingerprint (a new run, or one
+    made before fingerprints: reused as it is)."""
+    path = osp.join(REPO_ROOT, work_dir, FINGERPRINT_FILE)
+    try:
+        with open(path) as f:
+            recorded = json.load(f)
+    except (OSError, ValueError):
+        return None
+    now = resolved_config(config, cfg_options)
+    if recorded.get('sha256') == _sha256(now):
+        return None
+    changes = config_changes(recorded.get('config', {}), now)
+    shown = '; '.join(changes[:6]) + (
+        f'; and {len(changes) - 6} more' if len(changes) > 6 else '')
+    return f'its config changed since it was made ({shown})'
+
+
+def _write_fingerprint(abs_dir: str, config: str,
+                       cfg_options: Sequence[str]) -> None:
+    resolved = resolved_config(config, cfg_options)
+    path = osp.join(abs_dir, FINGERPRINT_FILE)
+    with open(path + '.tmp', 'w') as f:
+        json.dump(
+            dict(
+                sha256=_sha256(resolved),
+                config_file=config,
+                cfg_options=list(cfg_options),
+                config=resolved),
+            f,
+            indent=1)
+    os.replace(path + '.tmp', path)
+
+
+def _set_aside(abs_dir: str) -> str:
+    """Rename a stale run folder to ``<dir>.stale-<k>`` (kept, not
+    deleted); returns the new name."""
+    k = 1
+    while osp.exists(f'{abs_dir}.stale-{k}'):
+        k += 1
+    os.replace(abs_dir, f'{abs_dir}.stale-{k}')
+    return f'{abs_dir}.stale-{k}'
+
+
 def data_options(data_root: str,
                  epochs: Optional[int] = None) -> List[str]:
     """``--cfg-options`` that point every loader at ``data_root`` and, if
@@ -107,7 +218,11 @@ def train_and_test(config: str,
     test metrics (plus ``minutes``).
 
     A finished run (``done.json`` in ``work_dir``) is reused unless
-    ``fresh``; an interrupted one resumes from its last checkpoint.
+    ``fresh``; an interrupted one resumes from its last checkpoint. Both
+    only when the run was made with the config that ``config`` +
+    ``cfg_options`` resolve to now (``config_fingerprint.json``): a run
+    whose config has changed since is renamed ``<work_dir>.stale-<k>``,
+    with a line naming the changed keys, and trained afresh.
 
     Args:
         config (str): Config path, relative to the repository.
@@ -120,10 +235,16 @@ def train_and_test(config: str,
     """
     abs_dir = osp.join(REPO_ROOT, work_dir)
     done = osp.join(abs_dir, 'done.json')
+    stale = None if fresh else stale_reason(work_dir, config, cfg_options)
+    if stale:
+        moved = _set_aside(abs_dir)
+        print(f'{work_dir}: {stale}; the old run is kept in {moved} and '
+              'this one trains afresh', flush=True)
     if osp.isfile(done) and not fresh:
         with open(done) as f:
             return json.load(f)
     os.makedirs(abs_dir, exist_ok=True)
+    _write_fingerprint(abs_dir, config, cfg_options)
     log = osp.join(abs_dir, 'run.log') if quiet else None
     start = time.time()
     train = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]

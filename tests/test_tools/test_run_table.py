@@ -289,3 +289,40 @@ def test_plan_puts_each_control_after_its_method():
     with pytest.raises(ValueError, match="control 'dkd:untrained_teacher'"):
         run_table.plan('avdigits', [0], ['fdkd'], 'wd', 'data/x',
                        controls=['dkd:untrained_teacher'])
+
+
+def test_a_run_whose_config_changed_is_not_done(tmp_path, capsys):
+    """A finished run made with another config (its fingerprint) counts as
+    to train, and --dry-run says which keys changed."""
+    wd = str(tmp_path / 'wd')
+    argv = ['--dataset', 'avdigits', '--seeds', '0', '--methods', 'logit',
+            '--controls', '--work-dir', wd, '--dry-run']
+    runs = run_table.plan('avdigits', [0], ['logit'], wd,
+                          run_table.config_data_root('avdigits'))
+    logit = next(r for r in runs if r.method == 'logit')
+    for r in runs:
+        os.makedirs(r.work_dir)
+        with open(osp.join(r.work_dir, 'done.json'), 'w') as f:
+            json.dump({'accuracy/top1': 80.0, 'minutes': 1.0}, f)
+        runs_mod._write_fingerprint(r.work_dir, r.config, r.cfg_options)
+    assert all(r.is_done() for r in runs)
+    assert run_table.main(argv) == 0
+    assert '4 runs (4 done, 0 to train)' in capsys.readouterr().out
+    # the Logit run was made with CE 1 + KL 1 (the config before 2026-12-08)
+    path = osp.join(logit.work_dir, runs_mod.FINGERPRINT_FILE)
+    with open(path) as f:
+        recorded = json.load(f)
+    del recorded['config']['model']['student_loss_weight']
+    recorded['config']['model']['distiller']['distill_losses']['loss_kl'][
+        'loss_weight'] = 1.0
+    recorded['sha256'] = 'old'
+    with open(path, 'w') as f:
+        json.dump(recorded, f)
+    assert not logit.is_done()
+    assert run_table.main(argv) == 0
+    out = capsys.readouterr().out
+    assert ('4 runs (3 done, 1 to train, of which 1 because their config '
+            'changed)') in out
+    assert 'stale  seed0 logit audio<-visual' in out
+    assert ('model.distiller.distill_losses.loss_kl.loss_weight: 1.0 -> 0.9; '
+            "model.student_loss_weight: '<absent>' -> 0.1") in out
