@@ -364,3 +364,54 @@ def test_ofd_margin_comes_from_the_loaded_teacher(tmp_path, dataset):
     t = torch.full((2, c, 1, 1), -100.0)
     clamped = model.distiller.connectors['loss_ofd4_tfeat'](t)
     torch.testing.assert_close(clamped, margin.expand(2, c, 1, 1))
+
+
+@pytest.mark.parametrize('direction',
+                         ['audio-from-visual', 'visual-from-audio'])
+def test_afd_ablations_change_one_thing_each(direction):
+    """afd-stages_*: the old 4 stage outputs plus the official KD term;
+    afd-nokd_*: the official 8 block outputs without it. Each differs from
+    the Table 1 AFD cell in that one respect and builds and distills."""
+    def model_of(variant):
+        path = osp.join(
+            REPO_ROOT, 'configs/baselines/afd',
+            f'afd{variant}_r18-w32_1xb32-12e_avdigits-{direction}.py')
+        return Config.fromfile(path).model
+
+    cell, stages, nokd = (model_of(v) for v in ('', '-stages', '-nokd'))
+    for variant in (stages, nokd):
+        assert {k: v for k, v in variant.items() if k != 'distiller'} == \
+            {k: v for k, v in cell.items() if k != 'distiller'}
+    afd = cell.distiller.distill_losses.loss_afd
+    # stages: layer1..4 at half width, the same loss otherwise, KD kept
+    s = stages.distiller
+    assert sorted(s.student_recorders) == [
+        'layer1', 'layer2', 'layer3', 'layer4', 'logits'
+    ]
+    assert s.student_recorders.layer3.source == 'backbone.layer3'
+    assert s.distill_losses.loss_afd == dict(
+        afd, student_channels=[32, 64, 128, 256],
+        teacher_channels=[32, 64, 128, 256])
+    assert s.distill_losses.loss_kl == cell.distiller.distill_losses.loss_kl
+    assert len(s.loss_forward_mappings.loss_afd) == 8  # 4 a side
+    # nokd: the cell's blocks and feature loss, no logits, no KL
+    n = nokd.distiller
+    assert dict(n.student_recorders, logits=None) == dict(
+        cell.distiller.student_recorders, logits=None)
+    assert 'logits' not in n.student_recorders
+    assert dict(n.distill_losses) == dict(loss_afd=afd)
+    assert dict(n.loss_forward_mappings) == dict(
+        loss_afd=cell.distiller.loss_forward_mappings.loss_afd)
+
+    torch.manual_seed(0)
+    inputs = dict(audio=torch.randn(4, 1, 64, 48),
+                  visual=torch.randn(4, 3, 32, 32))
+    samples = [DataSample().set_gt_label(i) for i in range(4)]
+    for variant, keys in ((stages, {'loss_afd', 'loss_kl'}),
+                          (nokd, {'loss_afd'})):
+        variant.teacher_ckpt = None
+        with DefaultScope.overwrite_default_scope('fdkd'):
+            model = MODELS.build(variant).train()
+        losses = distill_losses(model.loss(inputs, samples))
+        assert {k.rpartition('.')[2] for k in losses} == keys
+        assert all(math.isfinite(v) and v > 0 for v in losses.values())
