@@ -18,7 +18,7 @@ help:
 	@echo "make demo  - install (once), build AV-digits, train teacher, FDKD student and baseline, print the table"
 	@echo "make test  - install (once), run the test suite on CPU"
 	@echo "make data [PRESET=strong_teacher] - build the AV-digits data set only (the preset: data/avdigits_strong_teacher)"
-	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [PRESET=strong_teacher] [OUT=docs/results.md] - train teachers and every method both ways (resumable), print Table 1"
+	@echo "make table DATASET=avdigits SEEDS=\"0 1 2\" [PRESET=strong_teacher] [OUT=docs/results.md] [JOBS=2] - train teachers and every method both ways (resumable), print Table 1"
 	@echo "make bench [DEVICE=cuda] [BENCH_DIR=work_dirs/benchmarks] [SCALES="1 4 16"] - every speed benchmark, one table file each (run it on a quiet machine)"
 
 venv:
@@ -44,7 +44,7 @@ test: venv
 DATASET ?= avdigits
 SEEDS ?= 0 1 2
 table: $(if $(filter avdigits,$(DATASET)),data,venv)
-	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(PRESET),--data-root $(DATA_DIR) --work-dir $(or $(WORK_DIR),work_dirs/table_avdigits_$(PRESET)),$(if $(WORK_DIR),--work-dir $(WORK_DIR))) $(if $(OUT),--out $(OUT))
+	$(PY) tools/run_table.py --dataset $(DATASET) --seeds $(SEEDS) $(if $(PRESET),--data-root $(DATA_DIR) --work-dir $(or $(WORK_DIR),work_dirs/table_avdigits_$(PRESET)),$(if $(WORK_DIR),--work-dir $(WORK_DIR))) $(if $(OUT),--out $(OUT)) $(if $(JOBS),--jobs $(JOBS))
 
 # the speed benchmarks of docs/benchmarks.md, one after the other, each
 # table also written to $(BENCH_DIR)/<name>.md (about 5 min on 2 CPU cores)

@@ -28,9 +28,11 @@ under ``--work-dir`` (written to ``--out`` / ``--out-csv`` when given).
 import argparse
 import datetime
 import functools
+import os
 import os.path as osp
 import statistics
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
@@ -255,11 +257,16 @@ def execute(runs: Sequence[PlannedRun],
             train: Optional[Callable[..., Dict[str, float]]] = None,
             progress: Optional[Progress] = None,
             metrics: Sequence[str] = ('accuracy/top1', 'mIoU'),
-            log: Callable[[str], None] = print) -> Dict[str, object]:
-    """Run ``runs`` in order; one progress line per run.
+            log: Callable[[str], None] = print,
+            jobs: int = 1) -> Dict[str, object]:
+    """Run ``runs``; one progress line per run as it ends.
 
     Args:
         train: ``train_and_test``'s signature; default ``train_and_test``.
+        jobs (int): Runs side by side, each process on ``cpu_count // jobs``
+            threads (``train(..., threads=...)``). A student starts once its
+            teacher has finished; otherwise the runs start in plan order.
+            Defaults to 1 (one at a time, with the environment's threads).
 
     Returns ``{work_dir: metrics dict | 'failed: ...' | 'skipped: ...'}``.
     """
@@ -268,38 +275,81 @@ def execute(runs: Sequence[PlannedRun],
     results: Dict[str, object] = {}
     failed = set()
     width = len(str(len(runs)))
-    for i, run in enumerate(runs):
+    extra = dict(threads=max(1, (os.cpu_count() or 1) //
+                             jobs)) if jobs > 1 else {}
+    planned = {r.work_dir for r in runs}
+    pending = list(range(len(runs)))
+    state = threading.Condition()
+
+    def one(i: int) -> None:
+        run = runs[i]
         head = f'[{i + 1:>{width}}/{len(runs)}] {run.name}'
         if run.teacher_dir in failed:
-            results[run.work_dir] = 'skipped: teacher failed'
-            failed.add(run.work_dir)
+            with state:
+                results[run.work_dir] = 'skipped: teacher failed'
+                failed.add(run.work_dir)
             log(f'{head}: skipped, its teacher failed')
-            continue
+            return
         reused = run.is_done()
         started = progress.clock()
         try:
             run.write_identity()
             result = train(
-                run.config, run.work_dir, run.cfg_options, quiet=True)
+                run.config, run.work_dir, run.cfg_options, quiet=True,
+                **extra)
         except Exception as e:  # a failed run must not stop the sweep
-            results[run.work_dir] = f'failed: {e}'
-            failed.add(run.work_dir)
+            with state:
+                results[run.work_dir] = f'failed: {e}'
+                failed.add(run.work_dir)
             what = f'FAILED ({type(e).__name__}), see ' \
                 f'{osp.join(run.work_dir, "run.log")}'
         else:
-            results[run.work_dir] = result
             minutes = result.get('minutes') if reused else \
                 (progress.clock() - started) / 60
-            progress.record(run, minutes)
+            with state:
+                results[run.work_dir] = result
+                progress.record(run, minutes)
             key = next((k for k in metrics if k in result), metrics[0])
             value = result.get(key)
             shown = f'{key} {value:.2f}' if value is not None else f'{key} ?'
-            state = 'reused' if reused else 'trained'
             took = f'{minutes:.1f} min' if minutes is not None else '? min'
-            what = f'{shown} ({state}, {took})'
+            what = f'{shown} ({"reused" if reused else "trained"}, {took})'
+        with state:
+            eta = progress.eta([runs[j] for j in pending])
         log(f'{head}: {what} | elapsed {_hms(progress.elapsed())} | '
-            f'ETA {_hms(progress.eta(runs[i + 1:]))}')
-    return results
+            f'ETA {_hms(None if eta is None else eta / jobs)}')
+
+    def ready(run: PlannedRun) -> bool:
+        return run.teacher_dir is None or \
+            run.teacher_dir not in planned or run.teacher_dir in results
+
+    def lane() -> None:
+        while True:
+            with state:
+                while True:
+                    if not pending:
+                        return
+                    i = next((j for j in pending if ready(runs[j])), None)
+                    if i is not None:
+                        pending.remove(i)
+                        break
+                    state.wait()
+            try:
+                one(i)
+            finally:
+                with state:
+                    results.setdefault(runs[i].work_dir, 'failed: crashed')
+                    state.notify_all()
+
+    if jobs <= 1:
+        lane()
+    else:
+        lanes = [threading.Thread(target=lane) for _ in range(jobs)]
+        for t in lanes:
+            t.start()
+        for t in lanes:
+            t.join()
+    return {r.work_dir: results[r.work_dir] for r in runs}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -327,6 +377,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--data-root', help="default: the teacher configs' data_root")
     p.add_argument('--work-dir', help='default: work_dirs/table_{dataset}')
     p.add_argument('--epochs', type=int, help='override max_epochs')
+    p.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='runs side by side, each on cpu_count / JOBS threads; a '
+        'student starts when its teacher has finished (default 1)')
     p.add_argument(
         '--out',
         help='write the Markdown table here '
@@ -390,7 +446,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         how = 'build it with `make data`' if args.dataset == 'avdigits' \
             else 'see tools/dataset_converters/'
         sys.exit(f'{data_root} not found: {how}')
-    results = execute(runs)
+    results = execute(runs, jobs=args.jobs)
     failures = [w for w, r in results.items() if isinstance(r, str)]
 
     argv_collect = [osp.relpath(osp.join(REPO_ROOT, work_dir))]

@@ -2,6 +2,8 @@
 resuming, progress, with a fake train_and_test (no training)."""
 import argparse
 import copy
+import threading
+import time
 import json
 import os
 import os.path as osp
@@ -101,8 +103,10 @@ class FakeTraining:
                  work_dir,
                  cfg_options=(),
                  fresh=False,
-                 quiet=False):
+                 quiet=False,
+                 threads=None):
         assert quiet
+        self.threads = threads
         done = osp.join(REPO_ROOT, work_dir, 'done.json')
         if osp.isfile(done):
             with open(done) as f:
@@ -326,3 +330,56 @@ def test_a_run_whose_config_changed_is_not_done(tmp_path, capsys):
     assert 'stale  seed0 logit audio<-visual' in out
     assert ('model.distiller.distill_losses.loss_kl.loss_weight: 1.0 -> 0.9; '
             "model.student_loss_weight: '<absent>' -> 0.1") in out
+
+
+class SlowTraining:
+    """Real threads, real (short) sleeps: when each run starts and ends."""
+
+    def __init__(self):
+        self.events = []  # (time, 'start' | 'end', work_dir)
+        self.running = 0
+        self.most = 0
+        self.threads = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, config, work_dir, cfg_options=(), fresh=False,
+                 quiet=False, threads=None):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.threads.add(threads)
+            self.events.append((time.monotonic(), 'start', work_dir))
+        # a teacher takes longer than a student, as on the CPU
+        time.sleep(0.15 if 'avdigits_' in osp.basename(work_dir) else 0.05)
+        with self.lock:
+            self.running -= 1
+            self.events.append((time.monotonic(), 'end', work_dir))
+        if 'dist_audio' in work_dir:
+            raise RuntimeError('boom')
+        return {'accuracy/top1': 50.0, 'minutes': 0.01}
+
+
+def test_jobs_run_side_by_side_students_after_their_teacher(tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setattr(run_table.os, 'cpu_count', lambda: 8)
+    runs = run_table.plan('avdigits', [0, 1], ['fdkd', 'dist'],
+                          str(tmp_path / 'wd'), 'data/x')
+    fake = SlowTraining()
+    lines = []
+    results = run_table.execute(runs, train=fake, log=lines.append, jobs=2)
+    assert fake.most == 2 and fake.threads == {4}
+    assert list(results) == [r.work_dir for r in runs]
+    ends = {w: t for t, kind, w in fake.events if kind == 'end'}
+    for t, kind, w in fake.events:
+        run = next(r for r in runs if r.work_dir == w)
+        if kind == 'start' and run.teacher_dir:
+            assert t >= ends[run.teacher_dir], run.name
+    # a failed run is reported, the others go on
+    failed = [w for w, r in results.items() if isinstance(r, str)]
+    assert len(failed) == 2 and all('dist_audio' in w for w in failed)
+    assert len(lines) == len(runs)
+    assert sum('FAILED (RuntimeError)' in ln for ln in lines) == 2
+    # one job: one at a time, the environment's threads
+    fake1 = SlowTraining()
+    run_table.execute(runs[:3], train=fake1, log=lambda _: None)
+    assert fake1.most == 1 and fake1.threads == {None}
