@@ -27,6 +27,9 @@ custom_hooks = [
     dict(type='fdkd.NonFiniteLossHook'),
     # data against model (classes, labels, modalities, batch of 1 at BN)
     dict(type='fdkd.DataModelCheckHook'),
+    # a teacher cache that serves a whole epoch: the loader stops loading
+    # the teacher's input (does nothing without a teacher_cache)
+    dict(type='fdkd.TeacherInputSkipHook'),
 ]
 
 env_cfg = dict(

@@ -307,8 +307,16 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
              batch_inputs: Inputs,
              data_samples: Optional[List[BaseDataElement]] = None) -> dict:
         """Teacher on its modality, student on its own, then distill."""
-        teacher_inputs = self._modality(batch_inputs, self.teacher_modality)
         student_inputs = self._modality(batch_inputs, self.student_modality)
+        if self.teacher_cache is not None and isinstance(
+                batch_inputs, dict) and \
+                self.teacher_modality not in batch_inputs:
+            # an epoch the cache serves whole: the loader left the teacher's
+            # input out (fdkd.TeacherInputSkipHook); fetch checks each hit
+            teacher_inputs = None
+        else:
+            teacher_inputs = self._modality(batch_inputs,
+                                            self.teacher_modality)
         gt_label = gt_labels_of(data_samples)
         check_labels(gt_label, self.num_classes, data_samples,
                      self._num_classes_key)
@@ -316,11 +324,12 @@ class CrossModalDistill(TeacherPhase, SingleTeacherDistill):
             return self._loss(teacher_inputs, student_inputs, data_samples,
                               gt_label)
 
-    def _loss(self, teacher_inputs: torch.Tensor,
+    def _loss(self, teacher_inputs: Optional[torch.Tensor],
               student_inputs: torch.Tensor,
               data_samples: Optional[List[BaseDataElement]],
               gt_label: Optional[torch.Tensor]) -> dict:
-        losses = self._teacher_phase(teacher_inputs, data_samples)
+        losses = self._teacher_phase(teacher_inputs, data_samples,
+                                     student_inputs.device)
         self.distiller.set_deliveries_override(True)
         with self.distiller.student_recorders, self.distiller.deliveries:
             if self.calculate_student_loss:

@@ -43,21 +43,27 @@ class TeacherPhase:
                              f'{self.teacher_modality} is not cached')
         return TeacherCache(teacher_modality=self.teacher_modality, **cfg)
 
-    def _teacher_phase(self, teacher_inputs: Union[torch.Tensor, Inputs],
-                       data_samples: Optional[List[BaseDataElement]]
-                       ) -> dict:
+    def _teacher_phase(self,
+                       teacher_inputs: Union[torch.Tensor, Inputs, None],
+                       data_samples: Optional[List[BaseDataElement]],
+                       device: Optional[torch.device] = None) -> dict:
         """The teacher's forward (cached, frozen or trainable), its records
         in the teacher recorders; returns the losses it adds (the cache's
-        hit rate, a trainable teacher's own)."""
+        hit rate, a trainable teacher's own). ``teacher_inputs`` is None
+        when the batch carries none (the cache's ``skip_inputs``); the
+        cached rows then go to ``device``."""
         losses = dict()
         self.distiller.set_deliveries_override(False)
         if self.teacher_cache is not None:
             cache = self.teacher_cache
             hits = cache.hits
-            self._cached_teacher_forward(teacher_inputs, data_samples)
+            if teacher_inputs is not None:
+                device = teacher_inputs.device
+            self._cached_teacher_forward(teacher_inputs, data_samples,
+                                         device)
             losses['teacher_cache.hit_rate'] = torch.tensor(
-                (cache.hits - hits) / teacher_inputs.shape[0],
-                device=teacher_inputs.device)
+                (cache.hits - hits) / max(len(data_samples or ()), 1),
+                device=device)
         elif self.teacher_trainable:
             with self.distiller.teacher_recorders, self.distiller.deliveries:
                 teacher_losses = self.teacher(
@@ -84,8 +90,9 @@ class TeacherPhase:
         return output
 
     def _cached_teacher_forward(
-            self, teacher_inputs: torch.Tensor,
-            data_samples: Optional[List[BaseDataElement]]) -> torch.Tensor:
+            self, teacher_inputs: Optional[torch.Tensor],
+            data_samples: Optional[List[BaseDataElement]],
+            device: Optional[torch.device] = None) -> torch.Tensor:
         """The frozen teacher's output from the cache; its records, cached
         or computed on the samples not cached yet, replayed into the
         teacher recorders."""
@@ -104,7 +111,7 @@ class TeacherPhase:
             self.teacher_cache.open(self.teacher,
                                     self.distiller.teacher_recorders)
         state = self.teacher_cache.fetch(teacher_inputs, data_samples,
-                                         compute)
+                                         compute, device)
         for name, rec in recorders.items():
             rec.reset_data_buffer()
             rec.data_buffer.extend(state['records'][name])

@@ -105,6 +105,13 @@ class TeacherCache:
             on every epoch including the first, so all epochs see the same
             values). ``benchmarks/teacher_cache.py`` measures the error
             this puts into FDKD's losses.
+        skip_inputs (bool): Stop loading the teacher's input for an epoch
+            whose every sample is cached (and, with ``verify_inputs``,
+            verified once against a second visit): the loader's workers then
+            skip the teacher-only transforms (:mod:`.input_skip`, switched
+            by ``fdkd.TeacherInputSkipHook`` of the default runtime). Off by
+            itself for a random teacher-side pipeline and with ``views >
+            1``. Defaults to True.
 
     Raises:
         ValueError: on a bad ``type``, a missing ``pipeline``, or a random
@@ -119,7 +126,8 @@ class TeacherCache:
                  fixed_view: bool = False,
                  verify_inputs: bool = True,
                  precision: str = 'float32',
-                 views: int = 1) -> None:
+                 views: int = 1,
+                 skip_inputs: bool = True) -> None:
         if type not in CACHE_TYPES:
             raise ValueError(f'teacher_cache type={type!r} must be one of '
                              f'{CACHE_TYPES}')
@@ -163,6 +171,9 @@ class TeacherCache:
         self.random_transforms = randoms
         self._pipeline_cfg = [(name, args) for _, name, args in
                               teacher_transforms(pipeline, teacher_modality)]
+        self.skip_inputs = bool(skip_inputs) and self.views == 1
+        #: samples whose cached input digest a later visit has matched
+        self.verified: set = set()
         self.key: Optional[str] = None
         self.store: Union[MemoryStore, DiskStore, None] = None
         # statistics: samples served / computed, teacher forwards run
@@ -227,9 +238,20 @@ class TeacherCache:
         return out
 
     # ------------------------------------------------------------------
-    def fetch(self, inputs: torch.Tensor,
+    def serves(self, indices: Sequence[int]) -> bool:
+        """Whether every sample of ``indices`` can be served without its
+        input: cached, and with ``verify_inputs`` verified once (a later
+        visit matched the cached input's digest)."""
+        if self.store is None:
+            return False
+        if self.verify_inputs:
+            return all(int(i) in self.verified for i in indices)
+        return all(self.store.get(int(i)) is not None for i in indices)
+
+    def fetch(self, inputs: Optional[torch.Tensor],
               data_samples: Optional[List[BaseDataElement]],
-              compute: Callable[[torch.Tensor, list], Any]) -> Any:
+              compute: Callable[[torch.Tensor, list], Any],
+              device: Optional[torch.device] = None) -> Any:
         """The teacher's state (output and records) for the batch.
 
         ``compute(inputs, data_samples)`` runs the teacher and returns its
@@ -241,10 +263,17 @@ class TeacherCache:
         state is assembled from the cached rows and the new ones. Open the
         cache (:meth:`open`) first.
 
+        ``inputs`` is None when the batch carries no teacher input
+        (``skip_inputs``): every sample must then be cached, and the rows
+        go to ``device``.
+
         Raises:
             RuntimeError: ``verify_inputs`` and a cached sample's input
-                differs from this visit's.
+                differs from this visit's; no ``inputs`` and a sample is not
+                cached.
         """
+        if inputs is None:
+            return self._serve_without_inputs(data_samples, device)
         n = inputs.shape[0]
         indices = self._view_keys(self.sample_indices(data_samples, n))
         if self.store is None:
@@ -263,6 +292,8 @@ class TeacherCache:
                     'not deterministic (or, for a disk cache, the data set '
                     f'changed: remove {self.dir}/{self.key}); set '
                     'fixed_view=True to serve the first view')
+            if entry is not None and self.verify_inputs:
+                self.verified.add(idx)
         miss = [j for j, entry in enumerate(cached) if entry is None]
         self.hits += n - len(miss)
         self.misses += len(miss)
@@ -298,6 +329,27 @@ class TeacherCache:
             if len(miss) == n and self._store_dtype is None:
                 return state  # the batch's own
         return self._assemble([entry[1] for entry in cached], device)
+
+    def _serve_without_inputs(
+            self, data_samples: Optional[List[BaseDataElement]],
+            device: Optional[torch.device]) -> Any:
+        n = len(data_samples) if data_samples else 0
+        indices = self._view_keys(self.sample_indices(data_samples, n))
+        if self.store is None:
+            raise RuntimeError('TeacherCache.fetch before open(teacher, '
+                               'recorders)')
+        cached = [self.store.get(i) for i in indices]
+        missing = [i for i, entry in zip(indices, cached) if entry is None]
+        if missing:
+            raise RuntimeError(
+                f'teacher_cache: the batch holds no {self.teacher_modality!r}'
+                f' input, and samples {missing[:8]} are not cached: the '
+                'teacher cannot run. The pipeline must pack the teacher '
+                'modality (fdkd.TeacherInputSkipHook leaves it out only for '
+                'an epoch whose every sample is cached)')
+        self.hits += n
+        return self._assemble([entry[1] for entry in cached],
+                              device or torch.device('cpu'))
 
     def _view_keys(self, indices: List[int]) -> List[int]:
         """Storage keys: the sample index, or with ``views > 1``
