@@ -73,6 +73,8 @@ def test_scaling_benchmark(tiny_avdigits, tmp_path):
     assert runs[2]['cache_bytes'] == 2 * runs[1]['cache_bytes']
     for r in runs.values():
         assert len(r['epoch_s']) == 2 and min(r['epoch_s']) > 0
+        # epoch 2 is served whole: the audio is no longer loaded
+        assert r['skipped_inputs'] == [False, True]
         assert r['rss_peak_bytes'] > 100 * 2**20  # torch alone is more
     assert '| x2    | 80 ' in text and 'Growth from x1 to x2' in text
 
