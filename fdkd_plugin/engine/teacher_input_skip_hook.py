@@ -3,6 +3,7 @@ epoch, the training loader stops loading the teacher's input."""
 from typing import Optional
 
 import torch
+from mmengine.dataset import DefaultSampler
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -32,7 +33,8 @@ class TeacherInputSkipHook(Hook):
 
     It does nothing for other models, without a cache, with
     ``skip_inputs=False``, for a random teacher-side pipeline, or for a
-    loop whose sampler has no ``set_epoch`` (it then says why, once).
+    sampler other than MMEngine's ``DefaultSampler`` (whose order is a
+    function of the seed and the epoch; it then says why, once).
     ``configs/_base_/default_runtime.py`` registers it.
     """
 
@@ -60,9 +62,11 @@ class TeacherInputSkipHook(Hook):
         if self.cache is None:
             return
         loader = runner.train_loop.dataloader
-        if not hasattr(loader.sampler, 'set_epoch'):
-            why = (f'its sampler {type(loader.sampler).__name__} has no '
-                   'set_epoch')
+        if not isinstance(loader.sampler, DefaultSampler):
+            # its order must be a function of (seed, epoch) alone: listing
+            # an epoch ahead must not draw from a global generator
+            why = (f'its sampler {type(loader.sampler).__name__} is no '
+                   'mmengine DefaultSampler')
             flag = None
         else:
             flag, why = input_skip.install(loader.dataset,

@@ -173,3 +173,40 @@ def test_skipping_run_is_bitwise_the_loading_one(tiny_avdigits, tmp_path,
         np.testing.assert_array_equal(skip[key], plain[key], err_msg=key)
     for k in plain_w:
         assert torch.equal(plain_w[k], skip_w[k]), k
+
+
+def test_hook_stays_off_for_another_sampler(tiny_avdigits):
+    """A sampler whose order may draw from a global generator is not listed
+    ahead of its epoch: the hook says so and changes nothing."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from fdkd_plugin.engine import TeacherInputSkipHook
+    cfg = Config.fromfile(V_FROM_A)
+    cfg.merge_from_dict(tiny_cfg_options(tiny_avdigits))
+    model = build(cfg)
+    dataset = dataset_of(V_FROM_A, tiny_avdigits)
+    before = list(dataset.pipeline.transforms)
+    loader = DataLoader(dataset, sampler=RandomSampler(dataset))
+    runner = SimpleNamespace(
+        model=model, train_loop=SimpleNamespace(dataloader=loader))
+    hook = TeacherInputSkipHook()
+    logged = []
+    logger = MMLogger.get_current_instance()
+
+    def keep(record):
+        logged.append(record.getMessage())
+        return True
+
+    logger.addFilter(keep)
+    try:
+        hook.before_train(runner)
+        hook.before_train_epoch(runner)
+    finally:
+        logger.removeFilter(keep)
+    assert hook.flag is None
+    assert dataset.pipeline.transforms == before
+    assert any('RandomSampler is no mmengine DefaultSampler' in m
+               for m in logged), logged
