@@ -547,3 +547,17 @@ def test_auto_feature_runs_match_the_runs_that_pinned_it():
                 directions=dict(a_from_v=auto))
     assert collect.model_signature(both)['directions']['a_from_v'][
         'distiller'] == collect.model_signature(pinned)['distiller']
+
+
+def test_runs_set_aside_as_stale_are_not_collected(tmp_path):
+    """train_and_test renames a run whose config changed to
+    <dir>.stale-<k>: the table must not count it next to its rerun."""
+    for name in ('fdkd_audio_from_visual', 'fdkd_audio_from_visual.stale-1',
+                 'fdkd_audio_from_visual.stale-12', 'dist.stale-one'):
+        run = tmp_path / 'seed0' / name
+        (run / '20261208_010203').mkdir(parents=True)
+        (run / 'cfg.py').write_text('x = 1\n')
+    found = collect.find_run_dirs([str(tmp_path)])
+    assert [osp.basename(p) for p in found] == [
+        'dist.stale-one', 'fdkd_audio_from_visual'
+    ]

@@ -122,8 +122,13 @@ def _is_run_dir(path: str, names: Sequence[str]) -> bool:
         _TIMESTAMP.match(n) and osp.isdir(osp.join(path, n)) for n in names)
 
 
+#: a run set aside by ``train_and_test`` because its config changed
+_STALE = re.compile(r'\.stale-\d+$')
+
+
 def find_run_dirs(work_dirs: Sequence[str]) -> List[str]:
-    """Run folders under ``work_dirs`` (not descending into a run)."""
+    """Run folders under ``work_dirs`` (not descending into a run; not
+    the ``<run>.stale-<k>`` folders of runs made with an older config)."""
     found = []
     for top in work_dirs:
         if not osp.isdir(top):
@@ -133,7 +138,8 @@ def find_run_dirs(work_dirs: Sequence[str]) -> List[str]:
                 found.append(osp.normpath(root))
                 dirs[:] = []
             else:
-                dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+                dirs[:] = sorted(d for d in dirs if not d.startswith('.')
+                                 and not _STALE.search(d))
     return sorted(set(found))
 
 
