@@ -291,6 +291,9 @@ def execute(runs: Sequence[PlannedRun],
             log(f'{head}: skipped, its teacher failed')
             return
         reused = run.is_done()
+        if jobs > 1 and not reused:  # side by side: say what is running
+            log(f'{head}: started, log '
+                f'{osp.join(run.work_dir, "run.log")}')
         started = progress.clock()
         try:
             run.write_identity()

@@ -377,7 +377,9 @@ def test_jobs_run_side_by_side_students_after_their_teacher(tmp_path,
     # a failed run is reported, the others go on
     failed = [w for w, r in results.items() if isinstance(r, str)]
     assert len(failed) == 2 and all('dist_audio' in w for w in failed)
-    assert len(lines) == len(runs)
+    # a line when each run starts (side by side) and one when it ends
+    assert len(lines) == 2 * len(runs)
+    assert sum(': started, log ' in ln for ln in lines) == len(runs)
     assert sum('FAILED (RuntimeError)' in ln for ln in lines) == 2
     # one job: one at a time, the environment's threads
     fake1 = SlowTraining()
