@@ -15,8 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 __all__ = [
     'REPO_ROOT', 'IDENTITY_FILE', 'IDENTITY_KEYS', 'data_options',
     'write_identity', 'read_identity', 'FINGERPRINT_FILE',
-    'resolved_config', 'config_changes', 'stale_reason', 'train_and_test',
-    'markdown_table'
+    'resolved_config', 'config_changes', 'stale_reason', 'code_version',
+    'read_code_version', 'train_and_test', 'markdown_table'
 ]
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -166,6 +166,33 @@ def stale_reason(work_dir: str, config: str,
     return f'its config changed since it was made ({shown})'
 
 
+@functools.lru_cache(maxsize=1)
+def code_version() -> Optional[str]:
+    """This checkout's commit (``+`` when its tracked files differ from
+    it), or None outside a git checkout. A run's numbers depend on the code
+    too, and a config fingerprint does not see it."""
+    try:
+        head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=30)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(
+            ['git', 'status', '--porcelain', '--untracked-files=no'],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ('+' if dirty.stdout.strip() else '')
+
+
+def read_code_version(run_dir: str) -> Optional[str]:
+    """The commit recorded in a run's fingerprint (None: not recorded)."""
+    try:
+        with open(osp.join(run_dir, FINGERPRINT_FILE)) as f:
+            return json.load(f).get('code')
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _write_fingerprint(abs_dir: str, config: str,
                        cfg_options: Sequence[str]) -> None:
     resolved = resolved_config(config, cfg_options)
@@ -174,6 +201,7 @@ def _write_fingerprint(abs_dir: str, config: str,
         json.dump(
             dict(
                 sha256=_sha256(resolved),
+                code=code_version(),  # recorded, not compared
                 config_file=config,
                 cfg_options=list(cfg_options),
                 config=resolved),

@@ -561,3 +561,36 @@ def test_runs_set_aside_as_stale_are_not_collected(tmp_path):
     assert [osp.basename(p) for p in found] == [
         'dist.stale-one', 'fdkd_audio_from_visual'
     ]
+
+
+def test_runs_of_several_code_versions_are_flagged(tmp_path):
+    """Each run's fingerprint records the commit that made it; a table
+    mixing commits says so (the same seed and config gave other numbers
+    under the code of another day)."""
+    configs = osp.join(REPO_ROOT, 'configs')
+    fdkd = 'fdkd/fdkd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py'
+    work = tmp_path / 'table'
+    dirs = []
+    for seed in range(3):
+        run = str(work / f'seed{seed}' / 'fdkd_audio_from_visual')
+        make_run(run, fdkd, seed, 90.0 + seed,
+                 ['model.teacher_ckpt=t/selected.pth'], configs)
+        dirs.append(run)
+
+    def note():
+        table = collect.build_table(collect.collect([str(work)]))
+        return [n for n in table.notes if 'versions of the code' in n]
+
+    assert note() == []  # none recorded: nothing to compare
+    versions = ['a' * 40, 'a' * 40, 'b' * 40 + '+']
+    for run, version in zip(dirs, versions):
+        with open(osp.join(run, runs_mod.FINGERPRINT_FILE), 'w') as f:
+            json.dump(dict(sha256='x', code=version), f)
+    assert note() == [
+        'WARNING: these runs come from 2 versions of the code (2 by '
+        'aaaaaaaaaaaa, 1 by bbbbbbbbbbbb+); a seed and config can give '
+        'other numbers under other code.'
+    ]
+    with open(osp.join(dirs[2], runs_mod.FINGERPRINT_FILE), 'w') as f:
+        json.dump(dict(sha256='x', code='a' * 40), f)
+    assert note() == []

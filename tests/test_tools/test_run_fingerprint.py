@@ -4,6 +4,7 @@ config has changed aside (kept), naming the keys that changed."""
 import json
 import os
 import os.path as osp
+import re
 
 import pytest
 
@@ -44,6 +45,10 @@ def test_same_config_is_reused_a_changed_one_retrained(tools, tmp_path,
     assert recorded['cfg_options'] == ['randomness.seed=1']
     assert recorded['config']['randomness']['seed'] == 1
     assert recorded['config']['model']['student_loss_weight'] == 0.1
+    # the code that made it, recorded (this checkout's commit)
+    assert recorded['code'] == runs.code_version()
+    assert recorded['code'] is None or re.fullmatch(r'[0-9a-f]{40}\+?',
+                                                    recorded['code'])
     # the same config and options: reused, nothing runs
     assert runs.train_and_test(LOGIT, wd, ['randomness.seed=1']) == first
     assert len(tools.commands) == 2

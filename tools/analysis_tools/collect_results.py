@@ -61,7 +61,7 @@ from fdkd_plugin.experiments import (DATASETS, GROUPS, METHOD_LABELS,
                                      MODALITY_ABBR)
 from fdkd_plugin.models.algorithms.controls import CONTROLS
 from fdkd_plugin.registry import MODELS
-from fdkd_plugin.utils.runs import read_identity
+from fdkd_plugin.utils.runs import read_code_version, read_identity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -780,7 +780,27 @@ def _footer(table: Table, runs: Sequence[Run], present: set) -> List[str]:
     ]
     if not_run:
         notes.append('Not run: ' + ', '.join(not_run) + '.')
+    notes += _code_note(runs)
     return notes
+
+
+def _code_note(runs: Sequence[Run]) -> List[str]:
+    """A warning when the runs were made by more than one commit of the
+    code (recorded in each run's ``config_fingerprint.json``): the same
+    seed and config can give other numbers under other code."""
+    counts: Dict[str, int] = {}
+    for r in runs:
+        version = read_code_version(r.path)
+        name = 'not recorded' if version is None else \
+            version[:12] + ('+' if version.endswith('+') else '')
+        counts[name] = counts.get(name, 0) + 1
+    if len(counts) < 2:
+        return []
+    shown = ', '.join(f'{n} by {v}' for v, n in sorted(
+        counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return [f'WARNING: these runs come from {len(counts)} versions of the '
+            f'code ({shown}); a seed and config can give other numbers '
+            'under other code.']
 
 
 def _runs_of(table: Table) -> List[Run]:
