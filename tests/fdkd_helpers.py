@@ -61,3 +61,19 @@ def sgd_steps(model, data: dict, steps: int = 2, lr: float = 0.01):
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
+
+
+def training_only(cfg, work_dir: str, name: str, epochs: int):
+    """``cfg`` trains ``epochs`` epochs into ``work_dir/name`` and nothing
+    else: no validation, schedule, checkpoints or custom hooks; the
+    logger writes every iteration (the tests read the logged losses)."""
+    import os.path as osp
+    cfg.work_dir = osp.join(str(work_dir), name)
+    cfg.experiment_name = name
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=epochs)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg.custom_hooks = []
+    return cfg

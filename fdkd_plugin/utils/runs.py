@@ -15,7 +15,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 __all__ = [
     'REPO_ROOT', 'IDENTITY_FILE', 'IDENTITY_KEYS', 'data_options',
     'write_identity', 'read_identity', 'FINGERPRINT_FILE',
-    'resolved_config', 'config_changes', 'stale_reason', 'code_version',
+    'RESULT_KEYS', 'resolved_config', 'config_changes', 'stale_reason',
+    'code_version',
     'read_code_version', 'train_and_test', 'markdown_table'
 ]
 
@@ -99,6 +100,21 @@ def _plain(value):
     return f'{getattr(value, "__module__", "?")}.{name}'
 
 
+#: the config keys that decide a run's numbers: what MMEngine's
+#: ``Runner.from_cfg`` reads, but for where and how it logs (``work_dir``,
+#: ``experiment_name``, ``launcher``, ``log_level``, ``log_processor``,
+#: ``visualizer``, and the logger and timer hooks); a config's own helper
+#: variables (``_stages``, ``afd_distiller``, ...) are left out, so a
+#: refactor that leaves these keys as they are keeps its runs
+RESULT_KEYS = ('model', 'data_preprocessor', 'train_dataloader',
+               'val_dataloader', 'test_dataloader', 'train_cfg', 'val_cfg',
+               'test_cfg', 'optim_wrapper', 'param_scheduler',
+               'auto_scale_lr', 'val_evaluator', 'test_evaluator',
+               'default_hooks', 'custom_hooks', 'randomness', 'env_cfg',
+               'load_from', 'resume', 'default_scope', 'custom_imports')
+_LOG_HOOKS = ('logger', 'timer')
+
+
 @functools.lru_cache(maxsize=256)
 def _resolved(config: str, cfg_options: Tuple[str, ...]) -> str:
     from mmengine.config import Config, DictAction
@@ -110,12 +126,19 @@ def _resolved(config: str, cfg_options: Tuple[str, ...]) -> str:
         parser.add_argument('--cfg-options', nargs='+', action=DictAction)
         cfg.merge_from_dict(
             parser.parse_args(['--cfg-options', *cfg_options]).cfg_options)
-    return json.dumps(cfg.to_dict(), sort_keys=True, default=_plain)
+    kept = {k: v for k, v in cfg.to_dict().items() if k in RESULT_KEYS}
+    if isinstance(kept.get('default_hooks'), dict):
+        kept['default_hooks'] = {
+            k: v
+            for k, v in kept['default_hooks'].items() if k not in _LOG_HOOKS
+        }
+    return json.dumps(kept, sort_keys=True, default=_plain)
 
 
 def resolved_config(config: str, cfg_options: Sequence[str] = ()) -> dict:
-    """``config`` as a run trains it: its bases merged and ``cfg_options``
-    applied (as ``tools/train.py`` does), as plain JSON data."""
+    """``config`` as a run trains it, its bases merged and
+    ``cfg_options`` applied (as ``tools/train.py`` does), as plain JSON
+    data: the keys that decide its numbers (:data:`RESULT_KEYS`)."""
     return json.loads(_resolved(config, tuple(cfg_options)))
 
 

@@ -19,7 +19,7 @@ from fdkd_plugin.models.algorithms.teacher_cache import (_DiskStore,
                                                          teacher_transforms)
 from fdkd_plugin.registry import DATASETS, MODELS
 
-from fdkd_helpers import REPO_ROOT, tiny_cfg_options
+from fdkd_helpers import REPO_ROOT, tiny_cfg_options, training_only
 
 A_FROM_V = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
                                'audio-from-visual.py')
@@ -450,14 +450,7 @@ def test_cached_run_logs_the_same_losses(tiny_avdigits, tmp_path, monkeypatch):
         cfg.train_dataloader.dataset.indices = 16  # 2 batches of 8
         if cache:
             cfg.model.teacher_cache = memory_cache(cfg)
-        cfg.work_dir = str(tmp_path / name)
-        cfg.experiment_name = name
-        cfg.train_cfg = dict(by_epoch=True, max_epochs=2)
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-        cfg.param_scheduler = []
-        cfg.default_hooks.checkpoint = None
-        cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
-        cfg.custom_hooks = []
+        training_only(cfg, tmp_path, name, epochs=2)
         runner = Runner.from_cfg(cfg)
         epochs = []
         runner.model.teacher.register_forward_pre_hook(

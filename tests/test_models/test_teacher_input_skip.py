@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from fdkd_plugin.models.algorithms.teacher_cache import input_skip
 from fdkd_plugin.registry import DATASETS, MODELS
 
-from fdkd_helpers import REPO_ROOT, tiny_cfg_options
+from fdkd_helpers import REPO_ROOT, tiny_cfg_options, training_only
 
 A_FROM_V = osp.join(REPO_ROOT, 'configs/fdkd/fdkd_r18-w32_1xb32-12e_avdigits-'
                                'audio-from-visual.py')
@@ -143,13 +143,7 @@ def test_skipping_run_is_bitwise_the_loading_one(tiny_avdigits, tmp_path,
         cfg.model.teacher_cache = dict(
             type='memory', pipeline=cfg.train_dataloader.dataset.pipeline,
             skip_inputs=skip)
-        cfg.work_dir = str(tmp_path / name)
-        cfg.experiment_name = name
-        cfg.train_cfg = dict(by_epoch=True, max_epochs=4)
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-        cfg.param_scheduler = []
-        cfg.default_hooks.checkpoint = None
-        cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+        training_only(cfg, tmp_path, name, epochs=4)
         cfg.custom_hooks = [dict(type='fdkd.TeacherInputSkipHook')]
         runner = Runner.from_cfg(cfg)
         model = runner.model

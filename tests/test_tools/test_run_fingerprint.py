@@ -100,3 +100,22 @@ def test_config_changes_lists_every_changed_leaf():
         'a.b: 1 -> 2', "d: 'x' -> '<absent>'", "e: '<absent>' -> None"
     ]
     assert runs.config_changes(old, old) == []
+
+
+def test_only_what_decides_the_numbers_is_fingerprinted(tmp_path):
+    """A config's helper variables and its logging are not part of the
+    fingerprint: renaming a helper or logging more often keeps the run;
+    changing the schedule does not."""
+    base = tmp_path / 'base.py'
+    base.write_text(open(osp.join(runs.REPO_ROOT, LOGIT)).read().replace(
+        "'../../_base_/", "'" + osp.join(runs.REPO_ROOT, 'configs',
+                                         '_base_') + '/'))
+    child = tmp_path / 'child.py'
+    child.write_text(f"_base_ = ['{base}']\n_helper = dict(a=1)\n"
+                     "default_hooks = dict(logger=dict(interval=1))\n")
+    plain = runs.resolved_config(str(base))
+    assert set(plain) <= set(runs.RESULT_KEYS)
+    assert 'model' in plain and 'logger' not in plain['default_hooks']
+    assert runs.resolved_config(str(child)) == plain
+    assert runs.resolved_config(str(child), ['train_cfg.max_epochs=3']) \
+        != plain

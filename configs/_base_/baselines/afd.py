@@ -50,3 +50,41 @@ afd_distiller = dict(
 # The method's part of a child's model (configs/_base_/av/*_kd.py holds the
 # direction's part)
 afd_model = dict(distiller=afd_distiller)
+
+# Two ablations that separate the corrections of 2026-12-07 (the KD term,
+# every block instead of the 4 stage outputs; configs/baselines/afd/
+# afd-stages_* and afd-nokd_*, not Table 1 cells), each one change from
+# afd_distiller:
+# - the 4 stage outputs (backbone.layer1..4), the KD term kept;
+_stages = {
+    f'layer{k}':
+    dict(type='mmrazor.ModuleOutputs', source=f'backbone.layer{k}')
+    for k in (1, 2, 3, 4)
+}
+afd_stages_distiller = dict(
+    afd_distiller,
+    student_recorders=dict(_stages, logits=_logits),
+    teacher_recorders=dict(_stages, logits=_logits),
+    distill_losses=dict(
+        afd_distiller['distill_losses'],
+        loss_afd=dict(
+            afd_distiller['distill_losses']['loss_afd'],
+            student_channels=[64, 128, 256, 512],
+            teacher_channels=[64, 128, 256, 512])),
+    loss_forward_mappings=dict(
+        afd_distiller['loss_forward_mappings'],
+        loss_afd={
+            f'{side}_feat_{k}':
+            dict(from_student=side == 'student', recorder=f'layer{k}')
+            for side in ('student', 'teacher')
+            for k in (1, 2, 3, 4)
+        }))
+# - every block, without the KD term on the logits.
+afd_nokd_distiller = dict(
+    afd_distiller,
+    student_recorders=_blocks,
+    teacher_recorders=_blocks,
+    distill_losses=dict(
+        loss_afd=afd_distiller['distill_losses']['loss_afd']),
+    loss_forward_mappings=dict(
+        loss_afd=afd_distiller['loss_forward_mappings']['loss_afd']))

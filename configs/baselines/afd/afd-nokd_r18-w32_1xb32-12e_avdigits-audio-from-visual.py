@@ -1,20 +1,13 @@
-# AFD ablation, AV-digits (audio <- visual): the official every-block
-# feature loss without the official 0.9 x KD term on the logits. With
-# afd-stages_* it separates the two changes that took AFD from 17.5 points
-# below Uni to 5.6 below (A, seed 0, docs/results.md, "DML, C2KD and AFD
-# before and after"). Not a Table 1 cell (run_table.py runs afd_* only).
-_base_ = ['./afd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py']
-_distiller = _base_.model.distiller
-_blocks = {
-    k: v
-    for k, v in _distiller.student_recorders.items() if k != 'logits'
-}
+# AFD ablation on AV-digits (audio <- visual): the official every-block feature
+# loss without the official 0.9 x KD term on the logits
+# (configs/_base_/baselines/afd.py, afd_nokd_distiller). With afd-stages_*
+# it separates the two corrections that took AFD from 17.5 points below
+# Uni to 5.6 below (A, seed 0; docs/results.md). Not a Table 1 cell.
+_base_ = ['../../_base_/av/avdigits_kd.py', '../../_base_/baselines/afd.py']
 model = dict(
+    _base_.audio_from_visual,
     distiller=dict(
-        student_recorders=dict(_delete_=True, **_blocks),
-        teacher_recorders=dict(_delete_=True, **_blocks),
+        _base_.afd_nokd_distiller,
         distill_losses=dict(
-            _delete_=True, loss_afd=_distiller.distill_losses.loss_afd),
-        loss_forward_mappings=dict(
-            _delete_=True,
-            loss_afd=_distiller.loss_forward_mappings.loss_afd)))
+            loss_afd=dict(_base_.afd_nokd_distiller.distill_losses.loss_afd,
+                          **_base_.afd_channels))))

@@ -1,35 +1,16 @@
-# AFD ablation, AV-digits (audio <- visual): the official KD term kept,
-# the feature loss on the 4 stage outputs (backbone.layer1..4) instead of
-# the official every-block outputs. With afd-nokd_* it separates the two
-# changes that took AFD from 17.5 points below Uni to 5.6 below (A, seed 0,
-# docs/results.md, "DML, C2KD and AFD before and after"): this config is
-# the old layer choice plus the KD term, afd-nokd_* the new layers without
-# it. Not a Table 1 cell (run_table.py runs afd_* only).
-_base_ = ['./afd_r18-w32_1xb32-12e_avdigits-audio-from-visual.py']
-_stages = {
-    f'layer{k}':
-    dict(type='mmrazor.ModuleOutputs', source=f'backbone.layer{k}')
-    for k in (1, 2, 3, 4)
-}
-_widths = [_base_.afd_channels.student_channels[i] for i in (0, 2, 4, 6)]
-_logits = _base_.afd_distiller.student_recorders.logits
+# AFD ablation on AV-digits (audio <- visual): the official KD term kept, the
+# feature loss on the 4 stage outputs instead of every block
+# (configs/_base_/baselines/afd.py, afd_stages_distiller). With afd-nokd_*
+# it separates the two corrections that took AFD from 17.5 points below
+# Uni to 5.6 below (A, seed 0; docs/results.md). Not a Table 1 cell.
+_base_ = ['../../_base_/av/avdigits_kd.py', '../../_base_/baselines/afd.py']
+_widths = _base_.afd_channels.student_channels[::2]  # the 4 stages, half
 model = dict(
+    _base_.audio_from_visual,
     distiller=dict(
-        _delete_=True,
-        type='mmrazor.ConfigurableDistiller',
-        student_recorders=dict(_stages, logits=_logits),
-        teacher_recorders=dict(_stages, logits=_logits),
+        _base_.afd_stages_distiller,
         distill_losses=dict(
-            loss_afd=dict(
-                _base_.afd_distiller.distill_losses.loss_afd,
-                student_channels=_widths,
-                teacher_channels=_widths),
-            loss_kl=_base_.afd_distiller.distill_losses.loss_kl),
-        loss_forward_mappings=dict(
-            loss_afd={
-                f'{side}_feat_{k}':
-                dict(from_student=side == 'student', recorder=f'layer{k}')
-                for side in ('student', 'teacher')
-                for k in (1, 2, 3, 4)
-            },
-            loss_kl=_base_.afd_distiller.loss_forward_mappings.loss_kl)))
+            _base_.afd_stages_distiller.distill_losses,
+            loss_afd=dict(_base_.afd_stages_distiller.distill_losses.loss_afd,
+                          student_channels=_widths,
+                          teacher_channels=_widths))))
