@@ -1,9 +1,7 @@
 # FDKD plus logit KD in one distiller (issue 14, item 5): a visual teacher
 # distills into an audio student through FDKD's terms and, next to them,
 # MMRazor's KLDivergence on the two classifiers' logits (the Logit baseline's
-# loss and temperature: configs/_base_/baselines/logit.py), at weight 1 beside
-# FDKD's CE 1, as docs/results_avdigits.md measured it (the Logit baseline's
-# own 0.9 goes with its CE 0.1, which FDKD does not take).
+# loss, temperature and weight: configs/_base_/baselines/logit.py).
 # fdkd.FreqDecoupledDistiller is an MMRazor ConfigurableDistiller, so any
 # MMRazor loss joins it this way: a recorder on each side, the loss and its
 # forward mapping.
@@ -14,6 +12,5 @@ model = dict(
     distiller=dict(
         student_recorders=dict(logits=_logit.student_recorders.logits),
         teacher_recorders=dict(logits=_logit.teacher_recorders.logits),
-        distill_losses=dict(
-            loss_kl=dict(_logit.distill_losses.loss_kl, loss_weight=1.0)),
+        distill_losses=_logit.distill_losses,
         loss_forward_mappings=_logit.loss_forward_mappings))

@@ -1,5 +1,6 @@
-"""``student_loss_weight``: the factor on the student's own task loss, which
-the Logit baseline sets to RepDistiller's 0.1 (beside KL 0.9)."""
+"""``student_loss_weight``: the factor on the student's own task loss, with
+which the Logit baseline runs RepDistiller's CE 0.1 + KL 0.9 by option
+(its default is CE 1 + KL 1, for the measured reason in its config)."""
 import copy
 import os.path as osp
 
@@ -27,18 +28,26 @@ def build(model_cfg, **changes):
         return MODELS.build(cfg).train()
 
 
-def test_logit_baseline_runs_repdistillers_weights():
+REPDISTILLER = {'student_loss_weight': 0.1,
+                'distiller.distill_losses.loss_kl.loss_weight': 0.9}
+
+
+def test_logit_baseline_weights_and_repdistillers_by_option():
     model = Config.fromfile(LOGIT).model
-    assert model.student_loss_weight == 0.1
-    assert model.distiller.distill_losses.loss_kl.loss_weight == 0.9
+    assert model.get('student_loss_weight', 1.0) == 1.0
+    assert model.distiller.distill_losses.loss_kl.loss_weight == 1.0
     assert model.distiller.distill_losses.loss_kl.tau == 4
+    cfg = Config.fromfile(LOGIT)
+    cfg.merge_from_dict({f'model.{k}': v for k, v in REPDISTILLER.items()})
+    assert cfg.model.student_loss_weight == 0.1
+    assert cfg.model.distiller.distill_losses.loss_kl.loss_weight == 0.9
 
 
 def test_student_loss_weight_scales_the_student_loss_only(tiny_avdigits):
     cfg = Config.fromfile(LOGIT)
     cfg.merge_from_dict(tiny_cfg_options(tiny_avdigits))
-    unit = build(cfg.model, student_loss_weight=1.0)
-    tenth = build(cfg.model)  # the config's 0.1
+    unit = build(cfg.model)  # the config's CE 1
+    tenth = build(cfg.model, student_loss_weight=0.1)
     tenth.load_state_dict(unit.state_dict())
     data = paired_batch(unit, cfg.train_dataloader.dataset, n=8)
     a = unit(**data, mode='loss')

@@ -312,13 +312,13 @@ def test_a_run_whose_config_changed_is_not_done(tmp_path, capsys):
     assert all(r.is_done() for r in runs)
     assert run_table.main(argv) == 0
     assert '4 runs (4 done, 0 to train)' in capsys.readouterr().out
-    # the Logit run was made with CE 1 + KL 1 (the config before 2026-12-08)
+    # the Logit run was made with RepDistiller's CE 0.1 + KL 0.9
     path = osp.join(logit.work_dir, runs_mod.FINGERPRINT_FILE)
     with open(path) as f:
         recorded = json.load(f)
-    del recorded['config']['model']['student_loss_weight']
+    recorded['config']['model']['student_loss_weight'] = 0.1
     recorded['config']['model']['distiller']['distill_losses']['loss_kl'][
-        'loss_weight'] = 1.0
+        'loss_weight'] = 0.9
     recorded['sha256'] = 'old'
     with open(path, 'w') as f:
         json.dump(recorded, f)
@@ -328,8 +328,8 @@ def test_a_run_whose_config_changed_is_not_done(tmp_path, capsys):
     assert ('4 runs (3 done, 1 to train, of which 1 because their config '
             'changed)') in out
     assert 'stale  seed0 logit audio<-visual' in out
-    assert ('model.distiller.distill_losses.loss_kl.loss_weight: 1.0 -> 0.9; '
-            "model.student_loss_weight: '<absent>' -> 0.1") in out
+    assert ('model.distiller.distill_losses.loss_kl.loss_weight: 0.9 -> 1.0; '
+            "model.student_loss_weight: 0.1 -> '<absent>'") in out
 
 
 class SlowTraining:
