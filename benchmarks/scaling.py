@@ -169,10 +169,7 @@ def make_cfg(job: Dict):
             skip_inputs=job['variant'] != 'memory-noskip')
         if job['variant'] == 'disk':
             cfg.model.teacher_cache.dir = osp.join(job['work_dir'], 'cache')
-    cfg = training_only(cfg, job['work_dir'], job['epochs'], job['seed'])
-    if cached:  # the default runtime's hook, which training_only drops
-        cfg.custom_hooks = [dict(type='fdkd.TeacherInputSkipHook')]
-    return cfg
+    return training_only(cfg, job['work_dir'], job['epochs'], job['seed'])
 
 
 def _tree_bytes(root: str) -> int:

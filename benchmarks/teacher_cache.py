@@ -109,10 +109,7 @@ def make_cfg(args: argparse.Namespace, cache: bool, work_dir: str):
         if args.cache == 'disk':  # a fresh folder: epoch 1 must fill it
             cfg.model.teacher_cache.dir = tempfile.mkdtemp(
                 prefix='cache_', dir=work_dir)
-    cfg = training_only(cfg, work_dir, args.epochs, args.seed)
-    if cache:  # the default runtime's hook, which training_only drops
-        cfg.custom_hooks = [dict(type='fdkd.TeacherInputSkipHook')]
-    return cfg
+    return training_only(cfg, work_dir, args.epochs, args.seed)
 
 
 def train_once(args: argparse.Namespace, cache: bool, run: int) -> Dict:

@@ -272,18 +272,18 @@ class TeacherCache:
                 differs from this visit's; no ``inputs`` and a sample is not
                 cached.
         """
-        if inputs is None:
-            return self._serve_without_inputs(data_samples, device)
-        n = inputs.shape[0]
+        n = len(data_samples or ()) if inputs is None else inputs.shape[0]
         indices = self._view_keys(self.sample_indices(data_samples, n))
         if self.store is None:
             raise RuntimeError('TeacherCache.fetch before open(teacher, '
                                'recorders)')
+        cached = [self.store.get(i) for i in indices]
+        if inputs is None:
+            return self._serve_without_inputs(indices, cached, device)
         tags = [s.metainfo.get('clip_id') for s in data_samples]
         digests = (input_digests(inputs, tags) if self.verify_inputs else
                    [hashlib.blake2b(repr(t).encode(), digest_size=16).digest()
                     for t in tags])
-        cached = [self.store.get(i) for i in indices]
         for idx, digest, entry in zip(indices, digests, cached):
             if entry is not None and entry[0] != digest:
                 raise RuntimeError(
@@ -330,15 +330,9 @@ class TeacherCache:
                 return state  # the batch's own
         return self._assemble([entry[1] for entry in cached], device)
 
-    def _serve_without_inputs(
-            self, data_samples: Optional[List[BaseDataElement]],
-            device: Optional[torch.device]) -> Any:
-        n = len(data_samples) if data_samples else 0
-        indices = self._view_keys(self.sample_indices(data_samples, n))
-        if self.store is None:
-            raise RuntimeError('TeacherCache.fetch before open(teacher, '
-                               'recorders)')
-        cached = [self.store.get(i) for i in indices]
+    def _serve_without_inputs(self, indices: List[int], cached: list,
+                              device: Optional[torch.device]) -> Any:
+        """The batch from its cached rows alone (no teacher input)."""
         missing = [i for i, entry in zip(indices, cached) if entry is None]
         if missing:
             raise RuntimeError(
@@ -347,7 +341,7 @@ class TeacherCache:
                 'teacher cannot run. The pipeline must pack the teacher '
                 'modality (fdkd.TeacherInputSkipHook leaves it out only for '
                 'an epoch whose every sample is cached)')
-        self.hits += n
+        self.hits += len(indices)
         return self._assemble([entry[1] for entry in cached],
                               device or torch.device('cpu'))
 

@@ -26,7 +26,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from fdkd_plugin.datasets.transforms.formatting import PackMultiModalInputs
-from .pipeline_check import _declared, _transform_name_and_args, _writes
+from .pipeline_check import written_keys
 
 __all__ = ['SkipWhenCached', 'PackWithoutTeacher', 'install', 'new_flag']
 
@@ -88,9 +88,8 @@ def _plan(transforms: Sequence, teacher_modality: str
     """Positions of the teacher-only transforms, of the packer, or why
     the pipeline cannot do without the teacher's input."""
     teacher_only, pack = [], None
-    fields: Optional[Tuple[str, ...]] = None
-    for i, t in enumerate(transforms):
-        name, args = _transform_name_and_args(t)
+    for i, name, _, keys in written_keys(transforms):
+        t = transforms[i]
         if isinstance(t, PackMultiModalInputs):
             if teacher_modality in t.modalities:
                 if len(t.modalities) == 1:
@@ -99,10 +98,6 @@ def _plan(transforms: Sequence, teacher_modality: str
             continue
         if isinstance(t, (SkipWhenCached, PackWithoutTeacher)):
             return [], None, 'the pipeline is wrapped already'
-        keys = _writes(t, name, args, fields)
-        added = _declared(t, 'cache_fields', args)
-        if isinstance(added, tuple) and added:
-            fields = (*(fields or ()), *added)
         if keys is None:
             return [], None, (f'#{i} {name} declares no keys it writes, so '
                               'it may need the teacher\'s input')

@@ -31,7 +31,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from fdkd_plugin.datasets.transforms.declare import MODAL_FIELDS
 
-__all__ = ['teacher_transforms', 'random_transforms']
+__all__ = ['written_keys', 'teacher_transforms', 'random_transforms']
 
 Transform = Union[dict, Callable]
 _RANDOM_NAME = re.compile(r'rand|augment|jitter|mix|noise|shuffle', re.I)
@@ -124,6 +124,30 @@ def _randomness(transform: Transform, name: str,
     return None
 
 
+def written_keys(pipeline: Sequence[Transform]
+                 ) -> List[Tuple[int, str, dict, Optional[Tuple[str, ...]]]]:
+    """What each transform of ``pipeline`` writes.
+
+    Args:
+        pipeline (Sequence[dict | callable]): Transform configs (or built
+            transforms).
+
+    Returns:
+        list[tuple]: ``(position, type name, arguments, keys)`` per
+        transform; ``keys`` is None when it may write any key
+        (``MODAL_FIELDS`` resolved from the loaders above it).
+    """
+    out = []
+    fields: Optional[Tuple[str, ...]] = None  # image fields loaded so far
+    for i, transform in enumerate(pipeline):
+        name, args = _transform_name_and_args(transform)
+        out.append((i, name, args, _writes(transform, name, args, fields)))
+        added = _declared(transform, 'cache_fields', args)
+        if added is not _UNDECLARED and added:
+            fields = (*(fields or ()), *added)
+    return out
+
+
 def teacher_transforms(pipeline: Sequence[Transform],
                        modality: str) -> List[Tuple[int, str, dict]]:
     """The transforms of ``pipeline`` that can change ``modality``.
@@ -137,17 +161,9 @@ def teacher_transforms(pipeline: Sequence[Transform],
         list[tuple[int, str, dict]]: ``(position, type name, arguments)`` of
         each transform that writes ``modality`` or may write any key.
     """
-    out = []
-    fields: Optional[Tuple[str, ...]] = None  # image fields loaded so far
-    for i, transform in enumerate(pipeline):
-        name, args = _transform_name_and_args(transform)
-        keys = _writes(transform, name, args, fields)
-        if keys is None or modality in keys:
-            out.append((i, name, args))
-        added = _declared(transform, 'cache_fields', args)
-        if added is not _UNDECLARED and added:
-            fields = (*(fields or ()), *added)
-    return out
+    return [(i, name, args)
+            for i, name, args, keys in written_keys(pipeline)
+            if keys is None or modality in keys]
 
 
 def random_transforms(pipeline: Sequence[Transform],
